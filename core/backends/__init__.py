@@ -1,0 +1,1 @@
+"""Encoder backends: ``local`` (PyTorch) and ``api`` (hosted Jina API)."""

@@ -1,0 +1,326 @@
+"""``univec.Encoder``: one interface over the local and the hosted-API backends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+from univec.backends.base import Backend, Embeddings, ModelInfo, Usage
+from univec.errors import ConfigurationError, InvalidDimensionsError
+from univec.inputs import normalize_inputs
+from univec.tasks import TaskSpec, family_tasks, resolve_task
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+__all__ = ["DEFAULT_API_MODEL", "DEFAULT_LOCAL_MODEL", "Encoder"]
+
+DEFAULT_LOCAL_MODEL = "jinaai/jina-embeddings-v4"
+DEFAULT_API_MODEL = "jina-embeddings-v4"
+BACKENDS = ("local", "api")
+
+
+class Encoder:
+    """Encode text, images and document pages with jina-embeddings-v4.
+
+    Build one with :meth:`local`, :meth:`api`, :meth:`from_config` or :meth:`from_env`;
+    both backends give the same shapes and meaning.
+
+    Example:
+        >>> encoder = Encoder.local("jinaai/jina-embeddings-v4")
+        >>> docs = encoder.encode(["Paris is in France."], task="retrieval.passage")
+        >>> query = encoder.encode(["Where is Paris?"], task="retrieval.query")
+        >>> scores = query @ docs.T
+    """
+
+    def __init__(self, backend: Backend, *, backend_name: str = "custom") -> None:
+        self._backend = backend
+        self.backend_name = backend_name
+        self.usage = Usage()
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def local(
+        cls,
+        model: str = DEFAULT_LOCAL_MODEL,
+        *,
+        device: str | None = None,
+        dtype: Any = None,
+        max_length: int = 8192,
+        **options: Any,
+    ) -> Encoder:
+        """Run the model locally with PyTorch (extra ``local``).
+
+        Args:
+            model: A local checkpoint directory or a Hugging Face hub id.
+            device: ``"cuda"``, ``"mps"``, ``"cpu"`` (default: the best available).
+            dtype: ``torch.float32``/``"float32"``, ``"bfloat16"``, ``"float16"`` (default:
+                bfloat16 on GPU, float32 on CPU).
+            max_length: Tokens per input; longer text is truncated (at most 32768).
+            **options: Further options of :class:`univec.backends.local.LocalBackend`.
+        """
+        from univec.backends.local import LocalBackend
+
+        backend = LocalBackend(model, device=device, dtype=dtype, max_length=max_length, **options)
+        return cls(backend, backend_name="local")
+
+    @classmethod
+    def api(
+        cls,
+        api_key: str | None = None,
+        *,
+        base_url: str = "https://api.jina.ai/v1",
+        model: str = DEFAULT_API_MODEL,
+        **options: Any,
+    ) -> Encoder:
+        """Use the hosted Jina Embeddings API (extra ``api``).
+
+        Args:
+            api_key: The key; defaults to the ``JINA_API_KEY`` environment variable. A missing
+                key is reported at the first request, not here.
+            base_url: The API's base URL.
+            model: The API model name.
+            **options: Further options of :class:`univec.backends.api.APIBackend`.
+        """
+        from univec.backends.api import APIBackend
+
+        backend = APIBackend(api_key=api_key, base_url=base_url, model=model, **options)
+        return cls(backend, backend_name="api")
+
+    @classmethod
+    def from_config(cls, backend: str = "local", **options: Any) -> Encoder:
+        """Build an encoder from flat configuration, so one flag switches the backend.
+
+        ``backend="local"`` takes the options of :meth:`local`, ``backend="api"`` those of
+        :meth:`api`. ``model=None`` (or absent) picks each backend's default model.
+        """
+        options = {key: value for key, value in options.items() if value is not None}
+        if backend == "local":
+            options.pop("api_key", None)
+            options.pop("base_url", None)
+            factory = cls.local
+        elif backend == "api":
+            for local_only in ("device", "dtype"):
+                options.pop(local_only, None)
+            factory = cls.api
+        else:
+            raise ConfigurationError(
+                f"Unknown backend {backend!r}. Use backend='local' (PyTorch) or backend='api' "
+                "(hosted Jina API)."
+            )
+        try:
+            return factory(**options)
+        except TypeError as exc:
+            raise ConfigurationError(
+                f"Bad option for backend={backend!r}: {exc}. See Encoder.{backend}() for the options."
+            ) from exc
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Encoder:
+        """Build an encoder from environment variables.
+
+        Reads ``UNIVEC_BACKEND`` (``local`` or ``api``; default ``local``), ``UNIVEC_MODEL``,
+        ``UNIVEC_DEVICE``, ``UNIVEC_DTYPE``, ``UNIVEC_MAX_LENGTH``, ``JINA_API_KEY`` and
+        ``UNIVEC_BASE_URL``. Keyword ``overrides`` win over the environment.
+        """
+        env = os.environ if environ is None else environ
+        config = config_from_env(env)
+        config.update({key: value for key, value in overrides.items() if value is not None})
+        return cls.from_config(**config)
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def backend(self) -> Backend:
+        """The backend object doing the work."""
+        return self._backend
+
+    @property
+    def info(self) -> ModelInfo:
+        """What the model produces (dimensions, Matryoshka dims, multi-vector size)."""
+        return self._backend.info
+
+    @property
+    def dim(self) -> int:
+        """Size of the full single vector."""
+        return self.info.dim
+
+    @property
+    def matryoshka_dims(self) -> tuple[int, ...]:
+        """Dimensions a single vector may be truncated to."""
+        return self.info.matryoshka_dims
+
+    @property
+    def multivector_dim(self) -> int:
+        """Size of each token vector of a multi-vector (128)."""
+        return self.info.multivector_dim
+
+    def __repr__(self) -> str:
+        return f"Encoder(backend={self.backend_name!r}, model={self.info.name!r})"
+
+    # ----------------------------------------------------------------- encoding
+    @overload
+    def encode(
+        self, inputs: Iterable[object], task: str, *, dimensions: int | None = ...,
+        multivector: Literal[False] = ...,
+    ) -> np.ndarray: ...
+    @overload
+    def encode(
+        self, inputs: Iterable[object], task: str, *, dimensions: None = ...,
+        multivector: Literal[True],
+    ) -> list[np.ndarray]: ...
+    def encode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        multivector: bool = False,
+    ) -> np.ndarray | list[np.ndarray]:
+        """Encode texts and images.
+
+        Args:
+            inputs: A list of ``str`` (always text) and images (:class:`univec.Image`,
+                ``PIL.Image.Image``, ``pathlib.Path``), mixed freely.
+            task: ``"retrieval.query"``, ``"retrieval.passage"``, ``"text-matching"``,
+                ``"code.query"`` or ``"code.passage"``.
+            dimensions: Matryoshka truncation of single vectors (one of :attr:`matryoshka_dims`).
+            multivector: Return one ``(n_tokens, 128)`` array per input instead.
+
+        Returns:
+            ``(n, d)`` float32 unit-norm rows, or a list of ``(n_tokens_i, 128)`` arrays; in
+            input order.
+        """
+        items, spec = self._prepare(inputs, task, dimensions, multivector)
+        if not items:
+            return [] if multivector else np.zeros((0, dimensions or self.dim), np.float32)
+        result = self._backend.embed(
+            items, spec, dense=not multivector, multi=multivector, dimensions=dimensions
+        )
+        self.usage += result.usage
+        return result.multi if multivector else result.dense  # type: ignore[return-value]
+
+    def encode_both(
+        self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
+    ) -> Embeddings:
+        """Single and multi vectors of ``inputs`` (one forward pass on the local backend).
+
+        Returns:
+            :class:`Embeddings` with ``dense`` ``(n, d)`` and ``multi`` (list of arrays).
+        """
+        items, spec = self._prepare(inputs, task, dimensions, False)
+        if not items:
+            return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
+        result = self._backend.embed(items, spec, dense=True, multi=True, dimensions=dimensions)
+        self.usage += result.usage
+        return result
+
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        multivector: bool = False,
+    ) -> np.ndarray | list[np.ndarray]:
+        """Async form of :meth:`encode`."""
+        items, spec = self._prepare(inputs, task, dimensions, multivector)
+        if not items:
+            return [] if multivector else np.zeros((0, dimensions or self.dim), np.float32)
+        result = await self._backend.aembed(
+            items, spec, dense=not multivector, multi=multivector, dimensions=dimensions
+        )
+        self.usage += result.usage
+        return result.multi if multivector else result.dense  # type: ignore[return-value]
+
+    async def aencode_both(
+        self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
+    ) -> Embeddings:
+        """Async form of :meth:`encode_both`."""
+        items, spec = self._prepare(inputs, task, dimensions, False)
+        if not items:
+            return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
+        result = await self._backend.aembed(items, spec, dense=True, multi=True, dimensions=dimensions)
+        self.usage += result.usage
+        return result
+
+    def encode_query(
+        self, inputs: Iterable[object], family: str = "retrieval", **kwargs: Any
+    ) -> np.ndarray | list[np.ndarray]:
+        """Encode queries with the query side of a task family (``retrieval``, ``code``, ...)."""
+        return self.encode(inputs, family_tasks(family)[0], **kwargs)
+
+    def encode_document(
+        self, inputs: Iterable[object], family: str = "retrieval", **kwargs: Any
+    ) -> np.ndarray | list[np.ndarray]:
+        """Encode documents with the passage side of a task family."""
+        return self.encode(inputs, family_tasks(family)[1], **kwargs)
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+        self._backend.close()
+
+    def __enter__(self) -> Encoder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- helpers
+    def _prepare(
+        self, inputs: Iterable[object], task: str, dimensions: int | None, multivector: bool
+    ) -> tuple[list[Any], TaskSpec]:
+        spec = resolve_task(task)
+        if dimensions is not None:
+            if multivector:
+                raise InvalidDimensionsError(
+                    f"dimensions={dimensions!r} cannot be combined with multivector=True: "
+                    f"token vectors are always {self.multivector_dim}-d. Drop one of the two."
+                )
+            if isinstance(dimensions, bool) or dimensions not in self.matryoshka_dims:
+                raise InvalidDimensionsError(
+                    f"dimensions={dimensions!r} is not a Matryoshka dimension of {self.info.name}. "
+                    f"Use one of {list(self.matryoshka_dims)} or None for the full {self.dim}."
+                )
+        return normalize_inputs(inputs), spec
+
+
+def config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The :meth:`Encoder.from_config` options named by ``UNIVEC_*`` / ``JINA_API_KEY`` variables."""
+    backend = env.get("UNIVEC_BACKEND", "local").strip().lower() or "local"
+    config: dict[str, Any] = {"backend": backend}
+    if env.get("UNIVEC_MODEL"):
+        config["model"] = env["UNIVEC_MODEL"]
+    if backend == "local":
+        if env.get("UNIVEC_DEVICE"):
+            config["device"] = env["UNIVEC_DEVICE"]
+        if env.get("UNIVEC_DTYPE"):
+            config["dtype"] = env["UNIVEC_DTYPE"]
+    else:
+        if env.get("JINA_API_KEY"):
+            config["api_key"] = env["JINA_API_KEY"]
+        if env.get("UNIVEC_BASE_URL"):
+            config["base_url"] = env["UNIVEC_BASE_URL"]
+    if env.get("UNIVEC_MAX_LENGTH"):
+        try:
+            config["max_length"] = int(env["UNIVEC_MAX_LENGTH"])
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"UNIVEC_MAX_LENGTH={env['UNIVEC_MAX_LENGTH']!r} is not an integer."
+            ) from exc
+    return config
+
+
+def run_sync(coroutine: Any) -> Any:
+    """Run ``coroutine`` to completion from sync code, also inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

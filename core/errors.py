@@ -1,0 +1,136 @@
+"""Typed exceptions raised by univec.
+
+Every exception derives from :class:`UnivecError` and, where one fits, from the
+builtin a Python user would expect (``ValueError`` for bad values, ``TypeError``
+for wrong kinds, ``FileNotFoundError`` for missing files, ...), so that both
+``except univec.UnivecError`` and ``except ValueError`` work.
+
+Messages name the bad value and the fix. API keys never appear in them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIAuthenticationError",
+    "APIConnectionError",
+    "APIError",
+    "APIPermissionError",
+    "APIRateLimitError",
+    "APIRequestError",
+    "APIResponseError",
+    "APIServerError",
+    "APITimeoutError",
+    "CheckpointError",
+    "CollectionError",
+    "ConfigurationError",
+    "ImageLoadError",
+    "InputFileNotFoundError",
+    "InvalidDimensionsError",
+    "InvalidInputError",
+    "InvalidTaskError",
+    "MissingDependencyError",
+    "SchemaMismatchError",
+    "UnivecError",
+]
+
+
+class UnivecError(Exception):
+    """Base class of every error univec raises on purpose."""
+
+
+class ConfigurationError(UnivecError, ValueError):
+    """A backend or integration was configured with missing or contradictory options."""
+
+
+class MissingDependencyError(UnivecError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class InvalidTaskError(UnivecError, ValueError):
+    """The task string is not one of the model's tasks."""
+
+
+class InvalidDimensionsError(UnivecError, ValueError):
+    """``dimensions`` is not a Matryoshka dimension of the model, or was combined with multivector."""
+
+
+class InvalidInputError(UnivecError, TypeError):
+    """An input item is neither text nor an image (``None``, a number, a dict, ...)."""
+
+
+class InputFileNotFoundError(UnivecError, FileNotFoundError):
+    """An image or PDF path does not exist."""
+
+
+class ImageLoadError(UnivecError, ValueError):
+    """An image could not be read, decoded or downloaded (corrupt, too large, too slow, bad URL)."""
+
+
+class CheckpointError(UnivecError, ValueError):
+    """A model checkpoint is missing files or has an unexpected layout."""
+
+
+class CollectionError(UnivecError, RuntimeError):
+    """A vector-database collection operation failed."""
+
+
+class SchemaMismatchError(CollectionError, ValueError):
+    """An existing collection was created with another schema or dimension."""
+
+
+class APIError(UnivecError, RuntimeError):
+    """An error from the hosted Jina Embeddings API.
+
+    Attributes:
+        status_code: The HTTP status, or ``None`` when no response arrived.
+        detail: The server's ``detail`` field (or body text), if any.
+        code: The server's ``code`` field, if any.
+        request_id: The request id header of the failing response, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        detail: object = None,
+        code: object = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
+        self.code = code
+        self.request_id = request_id
+
+
+class APIRequestError(APIError, ValueError):
+    """The API rejected the request as invalid (400, 404, 409, 422)."""
+
+
+class APIAuthenticationError(APIError):
+    """The API key is missing or was rejected (401)."""
+
+
+class APIPermissionError(APIError):
+    """The key may not make this request, e.g. its balance is used up (403)."""
+
+
+class APIRateLimitError(APIError):
+    """Rate limited (429) and the retry budget ran out."""
+
+
+class APIServerError(APIError):
+    """The API failed on its side (5xx) and the retry budget ran out."""
+
+
+class APITimeoutError(APIError, TimeoutError):
+    """The API did not answer within the timeout and the retry budget ran out."""
+
+
+class APIConnectionError(APIError, ConnectionError):
+    """The connection to the API failed or was dropped and the retry budget ran out."""
+
+
+class APIResponseError(APIError, ValueError):
+    """The API answered with data that does not match the request (count, index, dims)."""
