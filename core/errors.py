@@ -25,10 +25,12 @@ __all__ = [
     "ConfigurationError",
     "ImageLoadError",
     "InputFileNotFoundError",
+    "InvalidArgumentError",
     "InvalidDimensionsError",
     "InvalidInputError",
     "InvalidTaskError",
     "MissingDependencyError",
+    "PDFLoadError",
     "SchemaMismatchError",
     "UnivecError",
 ]
@@ -58,12 +60,20 @@ class InvalidInputError(UnivecError, TypeError):
     """An input item is neither text nor an image (``None``, a number, a dict, ...)."""
 
 
+class InvalidArgumentError(UnivecError, ValueError):
+    """An argument has a bad value: a search ``mode``, ``k``, ids or metadata of the wrong length, ..."""
+
+
 class InputFileNotFoundError(UnivecError, FileNotFoundError):
     """An image or PDF path does not exist."""
 
 
 class ImageLoadError(UnivecError, ValueError):
     """An image could not be read, decoded or downloaded (corrupt, too large, too slow, bad URL)."""
+
+
+class PDFLoadError(ImageLoadError):
+    """A PDF could not be opened or rendered (corrupt, encrypted, not a PDF, bad page index)."""
 
 
 class CheckpointError(UnivecError, ValueError):

@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -96,10 +96,9 @@ class Image:
     @classmethod
     def from_url(cls, url: str) -> Image:
         """An image downloaded from an ``http(s)`` URL (by the local backend) or passed on (API)."""
-        image = cls(url)
-        if image.kind != "url":
-            raise ImageLoadError(f"{url!r} is not an http(s) URL.")
-        return image
+        if urllib.parse.urlsplit(str(url)).scheme.lower() not in ("http", "https"):
+            raise ImageLoadError(f"{url!r} is not an http(s) URL. Use Image.from_path for files.")
+        return cls(url)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Image:
@@ -133,7 +132,14 @@ class Image:
         if self.kind == "bytes":
             data = self._source
         elif self.kind == "path":
-            data = self._source.read_bytes()
+            try:
+                data = self._source.read_bytes()
+            except FileNotFoundError as exc:
+                raise InputFileNotFoundError(
+                    f"Image file {str(self._source)!r} does not exist (any more). Check the path."
+                ) from exc
+            except OSError as exc:
+                raise ImageLoadError(f"Cannot read image file {str(self._source)!r}: {exc}") from exc
         elif self.kind == "url":
             data = download(self._source, timeout=timeout)
         else:
@@ -198,7 +204,9 @@ def download(url: str, *, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT, limit: int 
                         f"Downloading {url!r} took longer than {timeout:g} s. "
                         "Download it yourself or raise the timeout."
                     )
-                chunk = response.read(64 * 1024)
+                # read1 returns what has arrived; read(n) would wait for n bytes and let a
+                # trickling server overrun the deadline.
+                chunk = response.read1(64 * 1024)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -215,6 +223,11 @@ def download(url: str, *, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT, limit: int 
             "Download it yourself or raise the timeout."
         ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
+        if isinstance(getattr(exc, "reason", None), TimeoutError):
+            raise ImageLoadError(
+                f"Downloading {url!r} took longer than {timeout:g} s. "
+                "Download it yourself or raise the timeout."
+            ) from exc
         raise ImageLoadError(f"Cannot download image {url!r}: {exc}") from exc
     return b"".join(chunks)
 
@@ -244,15 +257,13 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
             f"inputs must be a list of items, got a single {type(inputs).__name__}. "
             "Wrap it in a list: encode([item], ...)."
         )
-    if not isinstance(inputs, (Sequence, Iterable)):
+    if isinstance(inputs, Mapping) or not isinstance(inputs, (Sequence, Iterable)):
         raise InvalidInputError(
             f"inputs must be a list of texts and images, got {type(inputs).__name__}."
         )
     items: list[str | Image] = []
     for position, item in enumerate(inputs):
-        if isinstance(item, str):
-            items.append(item)
-        elif isinstance(item, Image):
+        if isinstance(item, (str, Image)):
             items.append(item)
         elif isinstance(item, Path) or _is_pil_image(item):
             items.append(Image(item))  # type: ignore[arg-type]

@@ -1,0 +1,156 @@
+"""Client-side rate limiting: token buckets for requests/min and tokens/min."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+
+__all__ = [
+    "FREE_TIER_REQUESTS_PER_MINUTE",
+    "FREE_TIER_TOKENS_PER_MINUTE",
+    "RateLimiter",
+    "TokenBucket",
+]
+
+#: Limits of a free Jina API key.
+FREE_TIER_REQUESTS_PER_MINUTE = 500
+FREE_TIER_TOKENS_PER_MINUTE = 1_000_000
+#: Share of a minute's allowance the client may spend at once. Below 1 so that the server's
+#: bucket keeps some slack for network jitter between the client's clock and the server's.
+DEFAULT_BURST = 0.9
+
+
+class TokenBucket:
+    """A token bucket that hands out reservations, possibly going into debt.
+
+    A reservation always succeeds and says how long to wait: the bucket goes negative and
+    later callers queue behind it, which keeps the order of requests fair.
+
+    Args:
+        per_minute: Refill rate.
+        burst: Capacity as a fraction of ``per_minute`` (at least one unit).
+        clock: Monotonic clock in seconds.
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        burst: float = DEFAULT_BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, per_minute * burst)
+        self._clock = clock
+        self._level = self.capacity
+        self._updated = clock()
+
+    @property
+    def level(self) -> float:
+        """Units available now (negative while reservations are queued)."""
+        self._refill()
+        return self._level
+
+    def reserve(self, amount: float) -> float:
+        """Take ``amount`` units and return the seconds to wait before using them."""
+        self._refill()
+        self._level -= amount
+        return 0.0 if self._level >= 0 else -self._level / self.rate
+
+    def refund(self, amount: float) -> None:
+        """Give back ``amount`` units (negative: take more), e.g. after a usage correction."""
+        self._refill()
+        self._level = min(self.capacity, self._level + amount)
+
+    def clamp(self, remaining: float) -> None:
+        """Lower the level to what the server says remains, if that is less."""
+        self._refill()
+        self._level = min(self._level, remaining)
+
+    def drain(self) -> None:
+        """Empty the bucket (after the server said we were too fast)."""
+        self._refill()
+        self._level = min(self._level, 0.0)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._level = min(self.capacity, self._level + (now - self._updated) * self.rate)
+        self._updated = now
+
+
+class RateLimiter:
+    """Requests/min and tokens/min limits shared by every request of one backend.
+
+    Used from one event loop only (the backend's engine loop), so it needs no lock.
+
+    Args:
+        requests_per_minute: Request limit, or ``None`` for none.
+        tokens_per_minute: Token limit, or ``None`` for none.
+        burst: Share of a minute's allowance that may be spent at once.
+        clock: Monotonic clock in seconds.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float | None = FREE_TIER_REQUESTS_PER_MINUTE,
+        tokens_per_minute: float | None = FREE_TIER_TOKENS_PER_MINUTE,
+        *,
+        burst: float = DEFAULT_BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self.requests = (
+            TokenBucket(requests_per_minute, burst=burst, clock=clock)
+            if requests_per_minute
+            else None
+        )
+        self.tokens = (
+            TokenBucket(tokens_per_minute, burst=burst, clock=clock) if tokens_per_minute else None
+        )
+        self._paused_until = 0.0
+
+    def reserve(self, tokens: int) -> float:
+        """Reserve one request of ``tokens`` tokens; return the absolute time it may be sent."""
+        delay = 0.0
+        if self.requests is not None:
+            delay = max(delay, self.requests.reserve(1))
+        if self.tokens is not None:
+            delay = max(delay, self.tokens.reserve(tokens))
+        return self._clock() + delay
+
+    async def acquire(self, tokens: int) -> float:
+        """Wait until a request of ``tokens`` tokens may be sent; return the seconds waited."""
+        started = self._clock()
+        ready_at = self.reserve(tokens)
+        while True:
+            # Re-read the pause on each turn: a 429 seen meanwhile pauses queued requests too.
+            wait = max(ready_at, self._paused_until) - self._clock()
+            if wait <= 0:
+                return self._clock() - started
+            await asyncio.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (the server answered 429) and empty the buckets."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        for bucket in (self.requests, self.tokens):
+            if bucket is not None:
+                bucket.drain()
+
+    def correct(self, estimated: int, actual: int) -> None:
+        """Charge the difference between a request's estimated and billed tokens."""
+        if self.tokens is not None and actual > 0:
+            self.tokens.refund(estimated - actual)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Follow ``X-RateLimit-Remaining-Requests`` / ``-Tokens`` when the server sends them."""
+        for bucket, name in (
+            (self.requests, "x-ratelimit-remaining-requests"),
+            (self.tokens, "x-ratelimit-remaining-tokens"),
+        ):
+            value = headers.get(name)
+            if bucket is not None and value is not None:
+                try:
+                    bucket.clamp(float(value))
+                except ValueError:
+                    continue

@@ -1,0 +1,158 @@
+"""The jina-embeddings-v4 network on stock transformers: Qwen2.5-VL backbone + projector.
+
+The backbone is ``transformers.Qwen2_5_VLModel`` built from ``config.json`` (no remote
+code, no LM head). Its parameters are created on the ``meta`` device and then assigned
+the checkpoint's tensors, so loading the 3B model never allocates random weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from univec.backends.local.checkpoint import (
+    Checkpoint,
+    backbone_key,
+    quiet_transformers,
+    read_tensors,
+)
+from univec.errors import CheckpointError
+
+__all__ = ["JinaEmbeddingsV4", "load_model"]
+
+
+class JinaEmbeddingsV4(nn.Module):
+    """Qwen2.5-VL backbone (without LM head) and the multi-vector projector.
+
+    Attributes:
+        backbone: ``transformers.Qwen2_5_VLModel``.
+        multi_vector_projector: ``Linear(hidden, 128)``, or ``None`` for checkpoints without it.
+    """
+
+    def __init__(self, backbone: nn.Module, projector: nn.Linear | None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.multi_vector_projector = projector
+
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        image_grid_thw: torch.Tensor | None = None,
+        mm_token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The last hidden state (after the final RMSNorm), ``(batch, seq, hidden)``."""
+        # Stale M-RoPE deltas from an earlier image batch must not leak into this one.
+        self.backbone.rope_deltas = None
+        output = self.backbone(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            pixel_values=pixel_values,
+            image_grid_thw=image_grid_thw,
+            mm_token_type_ids=mm_token_type_ids,
+            use_cache=False,
+            return_dict=True,
+        )
+        return output.last_hidden_state
+
+
+@contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Create parameters on ``meta`` (no memory, no init) but keep buffers real.
+
+    Buffers such as the RoPE ``inv_freq`` are computed in ``__init__`` and not stored in
+    the checkpoint, so they must be materialised.
+    """
+    register = nn.Module.register_parameter
+
+    def register_on_meta(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        register(module, name, param)
+        if param is not None:
+            kwargs = {"requires_grad": param.requires_grad}
+            module._parameters[name] = type(param)(param.to("meta"), **kwargs)
+
+    nn.Module.register_parameter = register_on_meta  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register  # type: ignore[method-assign]
+
+
+def build_backbone(checkpoint: Checkpoint, attn_implementation: str) -> nn.Module:
+    """An empty (meta-parameter) ``Qwen2_5_VLModel`` for the checkpoint's config."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLModel
+
+    config_dict = dict(checkpoint.config)
+    for key in ("auto_map", "architectures"):
+        config_dict.pop(key, None)
+    with quiet_transformers():
+        config = Qwen2_5_VLConfig.from_dict(config_dict)
+        config._attn_implementation = attn_implementation
+        config.text_config._attn_implementation = attn_implementation
+        config.vision_config._attn_implementation = attn_implementation
+        with _parameters_on_meta():
+            backbone = Qwen2_5_VLModel(config)
+    return backbone.eval()
+
+
+def load_model(
+    checkpoint: Checkpoint,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    attn_implementation: str = "sdpa",
+) -> JinaEmbeddingsV4:
+    """Build the network and load the checkpoint's weights onto ``device`` in ``dtype``.
+
+    Raises:
+        CheckpointError: Weights are missing, unexpected or of the wrong shape.
+    """
+    backbone = build_backbone(checkpoint, attn_implementation)
+    expected = dict(backbone.named_parameters())
+    names = {key: backbone_key(key) for key in checkpoint.weight_files}
+    wanted = [key for key, name in names.items() if name in expected]
+    state: dict[str, torch.Tensor] = {}
+    for key, tensor in read_tensors(checkpoint.weight_files, wanted, "cpu"):
+        name = names[key]
+        if tuple(tensor.shape) != tuple(expected[name].shape):  # type: ignore[index]
+            raise CheckpointError(
+                f"Weight {key!r} in {str(checkpoint.path)!r} has shape {tuple(tensor.shape)}, "
+                f"the config implies {tuple(expected[name].shape)}."  # type: ignore[index]
+            )
+        state[name] = tensor.to(device=device, dtype=dtype)  # type: ignore[index]
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise CheckpointError(
+            f"{str(checkpoint.path)!r} lacks {len(missing)} backbone weights, e.g. {missing[:3]}. "
+            "Is it a jina-embeddings-v4 / Qwen2.5-VL checkpoint?"
+        )
+    backbone.load_state_dict(state, strict=True, assign=True)
+    backbone.to(device)  # buffers (RoPE frequencies) keep their float32 dtype
+    projector = _load_projector(checkpoint, device, dtype)
+    model = JinaEmbeddingsV4(backbone, projector).eval()
+    model.requires_grad_(False)
+    return model
+
+
+def _load_projector(checkpoint: Checkpoint, device: torch.device, dtype: torch.dtype) -> Any:
+    if not checkpoint.has_projector:
+        return None
+    keys = ["multi_vector_projector.weight", "multi_vector_projector.bias"]
+    if keys[1] not in checkpoint.weight_files:
+        raise CheckpointError(f"{str(checkpoint.path)!r} has no {keys[1]!r}.")
+    tensors = dict(read_tensors(checkpoint.weight_files, keys, "cpu"))
+    weight = tensors["multi_vector_projector.weight"]
+    projector = nn.Linear(weight.shape[1], weight.shape[0], bias=True, device="meta")
+    projector.load_state_dict(
+        {
+            "weight": weight.to(device=device, dtype=dtype),
+            "bias": tensors["multi_vector_projector.bias"].to(device=device, dtype=dtype),
+        },
+        assign=True,
+    )
+    return projector

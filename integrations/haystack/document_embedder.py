@@ -1,0 +1,142 @@
+"""``UnivecDocumentEmbedder``: embeds Documents' text with jina-embeddings-v4."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Literal
+
+from haystack import Document, component, default_to_dict
+from haystack.utils import Secret
+
+from univec.encoder import Encoder
+from univec.integrations.haystack._encoder_component import EncoderComponent, default_api_key
+
+
+@component
+class UnivecDocumentEmbedder(EncoderComponent):
+    """Embeds Documents with the passage side of a task family; the vector goes in `embedding`.
+
+    The text embedded is the values of `meta_fields_to_embed` and the content, joined by
+    `embedding_separator`. Input Documents are not modified: new ones are returned.
+
+    Usage example:
+    ```python
+    from haystack import Document
+    from univec.integrations.haystack import UnivecDocumentEmbedder
+
+    embedder = UnivecDocumentEmbedder(backend="api", task="retrieval")
+    embedder.run([Document(content="Paris is in France.")])["documents"][0].embedding
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder: Encoder | None = None,
+        backend: Literal["local", "api"] = "local",
+        model: str | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_length: int | None = None,
+        api_key: Secret | None = default_api_key(),  # noqa: B008
+        base_url: str | None = None,
+        encoder_options: dict[str, Any] | None = None,
+        task: Literal["retrieval", "code", "text-matching"] = "retrieval",
+        dimensions: int | None = None,
+        batch_size: int = 32,
+        progress_bar: bool = True,
+        meta_fields_to_embed: list[str] | None = None,
+        embedding_separator: str = "\n",
+    ) -> None:
+        """Create the component; the model is loaded in ``warm_up``.
+
+        :param encoder: A ready `univec.Encoder` (instead of the configuration below; such a
+            component cannot be serialised).
+        :param backend: `"local"` (PyTorch) or `"api"` (hosted Jina API).
+        :param model: Checkpoint directory or hub id (local) or API model name; `None` = default.
+        :param device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
+        :param dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
+        :param max_length: Tokens per input; longer text is truncated.
+        :param api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
+        :param base_url: API base URL.
+        :param encoder_options: Further options of `Encoder.local` / `Encoder.api`.
+        :param task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
+        :param dimensions: Matryoshka truncation, or `None` for the full size.
+        :param batch_size: Documents per encoder call.
+        :param progress_bar: Show a progress bar over the batches.
+        :param meta_fields_to_embed: Meta fields whose values are embedded with the content.
+        :param embedding_separator: Separator between the meta values and the content.
+        """
+        self._init_encoder(
+            encoder=encoder,
+            backend=backend,
+            model=model,
+            device=device,
+            dtype=dtype,
+            max_length=max_length,
+            api_key=api_key,
+            base_url=base_url,
+            encoder_options=encoder_options,
+            task=task,
+            dimensions=dimensions,
+        )
+        self.batch_size = batch_size
+        self.progress_bar = progress_bar
+        self.meta_fields_to_embed = meta_fields_to_embed or []
+        self.embedding_separator = embedding_separator
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise the component (the API key as an env-var reference)."""
+        return default_to_dict(
+            self,
+            **self._encoder_parameters(),
+            batch_size=self.batch_size,
+            progress_bar=self.progress_bar,
+            meta_fields_to_embed=self.meta_fields_to_embed,
+            embedding_separator=self.embedding_separator,
+        )
+
+    def _texts(self, documents: Any) -> list[str]:
+        if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
+            raise TypeError(
+                "UnivecDocumentEmbedder expects a list of Documents as input. "
+                "To embed a string, use UnivecTextEmbedder."
+            )
+        texts = []
+        for document in documents:
+            meta_values = [
+                str(document.meta[key])
+                for key in self.meta_fields_to_embed
+                if document.meta.get(key) is not None
+            ]
+            texts.append(self.embedding_separator.join([*meta_values, document.content or ""]))
+        return texts
+
+    @component.output_types(documents=list[Document])
+    def run(self, documents: list[Document]) -> dict[str, Any]:
+        """Embed Documents.
+
+        :param documents: The Documents to embed.
+        :returns: `documents`: copies of the Documents with `embedding` set.
+        :raises TypeError: `documents` is not a list of Documents.
+        """
+        texts = self._texts(documents)
+        self.warm_up()
+        vectors = self._family.embed_documents(
+            texts, batch_size=self.batch_size, progress_bar=self.progress_bar
+        )
+        return _with_embeddings(documents, vectors.tolist())
+
+    @component.output_types(documents=list[Document])
+    async def run_async(self, documents: list[Document]) -> dict[str, Any]:
+        """Async form of `run`."""
+        texts = self._texts(documents)
+        await self.warm_up_async()
+        vectors = await self._family.aembed_documents(
+            texts, batch_size=self.batch_size, progress_bar=self.progress_bar
+        )
+        return _with_embeddings(documents, vectors.tolist())
+
+
+def _with_embeddings(documents: list[Document], vectors: list[list[float]]) -> dict[str, Any]:
+    return {"documents": [replace(d, embedding=v) for d, v in zip(documents, vectors, strict=True)]}

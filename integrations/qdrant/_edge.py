@@ -1,0 +1,262 @@
+"""The embedded engine: Qdrant Edge (``qdrant-edge-py``), one shard directory per collection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from univec._optional import require
+from univec.collection import (
+    PAYLOAD_PART,
+    CollectionSchema,
+    EngineHit,
+    FieldCondition,
+    PointRecord,
+    SearchMode,
+)
+from univec.errors import CollectionError, InvalidArgumentError, SchemaMismatchError
+from univec.integrations.qdrant._schema import (
+    DENSE,
+    MULTI,
+    HnswSettings,
+    check_schema,
+    match_any_values,
+    metadata_path,
+    record_from_payload,
+)
+
+CONFIG_FILE = "edge_config.json"
+
+
+class EdgeEngine:
+    """Qdrant Edge shard at ``<path>/<name>``: real Qdrant storage and search, in-process.
+
+    Args:
+        path: Directory holding the collections (each one is a sub-directory).
+        name: Collection name.
+        hnsw: HNSW settings of the dense vector.
+    """
+
+    def __init__(self, path: str | Path, name: str, *, hnsw: HnswSettings | None = None) -> None:
+        self._edge = require("qdrant_edge", "qdrant")
+        self.path = Path(path) / name
+        self.hnsw = hnsw or HnswSettings()
+        self._shard: Any = None
+
+    def __repr__(self) -> str:
+        return f"EdgeEngine(path={str(self.path)!r})"
+
+    # ------------------------------------------------------------------ schema
+    def ensure_collection(self, schema: CollectionSchema) -> None:
+        """Open the shard, creating it on first use; check the schema of an existing one."""
+        edge = self._edge
+        config_file = self.path / CONFIG_FILE
+        try:
+            if config_file.is_file():
+                stored = json.loads(config_file.read_text()).get("vectors", {})
+                check_schema(
+                    f"Qdrant Edge collection at {str(self.path)!r}",
+                    schema,
+                    {name: _vector_facts(params) for name, params in stored.items()},
+                )
+                self._shard = edge.EdgeShard.load(str(self.path))
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._shard = edge.EdgeShard.create(str(self.path), self._config(schema))
+        except SchemaMismatchError:
+            raise
+        except Exception as exc:  # the bindings raise plain Exception
+            if "WAL" in str(exc) or "WouldBlock" in str(exc):
+                raise CollectionError(
+                    f"The Qdrant Edge collection at {str(self.path)!r} is already open (in this "
+                    "or another process). Close the other QdrantCollection first."
+                ) from exc
+            raise CollectionError(
+                f"Cannot open the Qdrant Edge collection at {str(self.path)!r}: {exc}"
+            ) from exc
+
+    def _config(self, schema: CollectionSchema) -> Any:
+        edge = self._edge
+        dense = edge.EdgeVectorParams(
+            size=schema.dense_dim,
+            distance=edge.Distance.Cosine,
+            hnsw_config=edge.HnswIndexConfig(
+                m=self.hnsw.m,
+                ef_construct=self.hnsw.ef_construct,
+                full_scan_threshold=self.hnsw.full_scan_threshold,
+            ),
+        )
+        # MaxSim of unit-norm token vectors with Dot: exact, no renormalisation on upsert.
+        multi = edge.EdgeVectorParams(
+            size=schema.multi_dim,
+            distance=edge.Distance.Dot,
+            multivector_config=edge.MultiVectorConfig(edge.MultiVectorComparator.MaxSim),
+            hnsw_config=edge.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
+        )
+        return edge.EdgeConfig(vectors={DENSE: dense, MULTI: multi})
+
+    # ------------------------------------------------------------------ writes
+    def upsert(self, records: Sequence[PointRecord]) -> None:
+        """Insert or replace points by id."""
+        edge = self._edge
+        points = [
+            edge.Point(
+                record.point_id,
+                {
+                    DENSE: np.ascontiguousarray(record.dense, np.float32),
+                    MULTI: np.ascontiguousarray(record.multi, np.float32),
+                },
+                record.payload,
+            )
+            for record in records
+        ]
+        if points:
+            self._call(self.shard.update, edge.UpdateOperation.upsert_points(points))
+
+    def delete(self, point_ids: Sequence[str]) -> None:
+        """Delete points; missing ids are ignored."""
+        if point_ids:
+            self._call(self.shard.update, self._edge.UpdateOperation.delete_points(list(point_ids)))
+
+    # ------------------------------------------------------------------ reads
+    def retrieve(self, point_ids: Sequence[str], *, with_multi: bool = False) -> list[PointRecord]:
+        """Points by id (missing ids skipped); token vectors only if ``with_multi``."""
+        if not point_ids:
+            return []
+        vectors = [DENSE, MULTI] if with_multi else [DENSE]
+        found = self._call(
+            self.shard.retrieve, list(point_ids), with_payload=True, with_vector=vectors
+        )
+        return [
+            record_from_payload(str(record.id), record.payload or {}, record.vector or {})
+            for record in found
+        ]
+
+    def count(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+        """Number of points matching ``filter``."""
+        request = self._edge.CountRequest(exact=True, filter=self._filter(filter))
+        return int(self._call(self.shard.count, request))
+
+    def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+        """Number of documents (their part 0) matching ``filter``."""
+        edge = self._edge
+        first_part = edge.FieldCondition(key=PAYLOAD_PART, match=edge.MatchValue(0))
+        conditions: list[Any] = [first_part]
+        translated = self._filter(filter)
+        if translated is not None:
+            conditions.append(translated)
+        request = edge.CountRequest(exact=True, filter=edge.Filter(must=conditions))
+        return int(self._call(self.shard.count, request))
+
+    def search(
+        self,
+        *,
+        mode: SearchMode,
+        dense: np.ndarray | None,
+        multi: np.ndarray | None,
+        limit: int,
+        candidates: int,
+        filter: Sequence[FieldCondition] | Any | None,
+    ) -> list[EngineHit]:
+        """One query: dense, exact MaxSim, or a dense prefetch reranked by MaxSim."""
+        edge = self._edge
+        native = self._filter(filter)
+        params = edge.SearchParams(hnsw_ef=max(self.hnsw.ef_search, candidates, limit))
+        if mode == "dense":
+            query = edge.Query.Nearest(np.asarray(dense, np.float32), using=DENSE)
+            request = edge.QueryRequest(
+                limit=limit, query=query, filter=native, params=params, with_payload=True
+            )
+        else:
+            query = edge.Query.Nearest(np.asarray(multi, np.float32), using=MULTI)
+            prefetches = None
+            if mode == "hybrid":
+                prefetch_query = edge.Query.Nearest(np.asarray(dense, np.float32), using=DENSE)
+                prefetches = [
+                    edge.Prefetch(
+                        limit=candidates, query=prefetch_query, filter=native, params=params
+                    )
+                ]
+            request = edge.QueryRequest(
+                limit=limit, query=query, prefetches=prefetches, filter=native, with_payload=True
+            )
+        points = self._call(self.shard.query, request)
+        return [EngineHit(str(p.id), float(p.score), p.payload or {}) for p in points]
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Flush to disk and release the shard (and its lock)."""
+        if self._shard is not None:
+            shard, self._shard = self._shard, None
+            shard.flush()
+            shard.close()
+
+    @property
+    def shard(self) -> Any:
+        """The open ``qdrant_edge.EdgeShard``."""
+        if self._shard is None:
+            raise CollectionError(f"The Qdrant Edge collection at {str(self.path)!r} is closed.")
+        return self._shard
+
+    def disk_bytes(self) -> int:
+        """Bytes the shard directory takes on disk."""
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+    # ------------------------------------------------------------------ helpers
+    def _filter(self, filter: Sequence[FieldCondition] | Any | None) -> Any:
+        if filter is None:
+            return None
+        if not isinstance(filter, (list, tuple)):
+            if not isinstance(filter, self._edge.Filter):
+                raise InvalidArgumentError(
+                    f"filter of type {type(filter).__name__} is not a qdrant_edge.Filter; pass a "
+                    "metadata dict such as {'lang': 'en'} or a qdrant_edge.Filter."
+                )
+            return filter
+        return self._edge.Filter(must=[self._condition(c) for c in filter]) if filter else None
+
+    def _condition(self, condition: FieldCondition) -> Any:
+        edge = self._edge
+        key = metadata_path(condition.key)
+        values = list(condition.values)
+        if condition.operator == "in" and match_any_values(values):
+            return edge.FieldCondition(key=key, match=edge.MatchAny(values))
+        options = [self._equals(key, value) for value in values]
+        return options[0] if len(options) == 1 else edge.Filter(should=options)
+
+    def _equals(self, key: str, value: Any) -> Any:
+        edge = self._edge
+        if value is None:
+            return edge.IsNullCondition(key)
+        if isinstance(value, bool):
+            # qdrant-edge-py 0.9 reads a Python bool as the integer 0/1 (bool subclasses int)
+            # and then matches no boolean; numpy's bool is not an int, so it stays a bool.
+            return edge.FieldCondition(key=key, match=edge.MatchValue(np.bool_(value)))
+        if isinstance(value, (str, int)):
+            return edge.FieldCondition(key=key, match=edge.MatchValue(value))
+        if isinstance(value, float):
+            return edge.FieldCondition(key=key, range=edge.RangeFloat(gte=value, lte=value))
+        raise InvalidArgumentError(
+            f"Filter value {value!r} on {key!r} is a {type(value).__name__}; filter on str, int, "
+            "bool, float or None values."
+        )
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except Exception as exc:  # the bindings raise plain Exception
+            raise CollectionError(
+                f"Qdrant Edge failed on the collection at {str(self.path)!r}: {exc}"
+            ) from exc
+
+
+def _vector_facts(params: dict[str, Any]) -> dict[str, Any]:
+    comparator = (params.get("multivector_config") or {}).get("comparator")
+    return {
+        "size": params.get("size"),
+        "distance": str(params.get("distance", "")).lower(),
+        "multivector": str(comparator).lower() if comparator else None,
+    }
