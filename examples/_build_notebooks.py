@@ -107,6 +107,141 @@ assert np.allclose(both.dense, doc_vectors, atol=1e-5)
 )
 
 
+notebook(
+    "02_multivector_collections.ipynb",
+    md("""
+# Late interaction in a vector database: Qdrant and Milvus
+
+`QdrantCollection` and `MilvusCollection` store every document twice over: a **dense** single vector
+(for fast candidate search) and its **multi-vector** (one 128-d vector per token, scored with MaxSim).
+`search(mode="hybrid")` takes dense candidates and reranks them by exact MaxSim in one request.
+Both classes have the same interface: change the class, keep the code.
+
+Here the embedded engines run in-process: Qdrant Edge (a directory) and Milvus Lite (a file).
+"""),
+    code("""
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import univec
+from univec.integrations.qdrant import QdrantCollection
+
+encoder = univec.Encoder.from_env()
+workdir = Path(tempfile.mkdtemp())
+
+documents = [
+    "The Eiffel Tower is in Paris.",
+    "Photosynthesis turns light into chemical energy.",
+    "Late interaction compares query and document token by token.",
+    "The Great Wall of China is thousands of kilometres long.",
+]
+metadata = [{"topic": "travel"}, {"topic": "biology"}, {"topic": "search"}, {"topic": "travel"}]
+"""),
+    code("""
+collection = QdrantCollection("notes", encoder, path=workdir / "qdrant", progress=False)
+collection.add(documents, ids=["eiffel", "plants", "maxsim", "wall"], metadata=metadata)
+print(len(collection), "documents")
+
+for mode in ("hybrid", "multi", "dense"):
+    hits = collection.search("Where is the Eiffel Tower?", k=2, mode=mode)
+    print(mode, [(hit.id, round(hit.score, 3)) for hit in hits])
+"""),
+    md("The `multi` score *is* MaxSim of the encoder's own vectors: nothing approximate is stored."),
+    code("""
+query = encoder.encode(["Where is the Eiffel Tower?"], task="retrieval.query", multivector=True)[0]
+document = encoder.encode([documents[0]], task="retrieval.passage", multivector=True)[0]
+hit = {h.id: h for h in collection.search("Where is the Eiffel Tower?", k=4, mode="multi")}["eiffel"]
+print(hit.score, univec.maxsim(query, document))
+assert abs(hit.score - univec.maxsim(query, document)) < 1e-3
+"""),
+    md("Filters are metadata dicts (equality, or a list for *any of*); re-adding upserts instead of duplicating."),
+    code("""
+travel = collection.search("famous landmarks", k=4, filter={"topic": "travel"})
+print([hit.id for hit in travel])
+assert {hit.id for hit in travel} <= {"eiffel", "wall"}
+
+collection.add(documents, ids=["eiffel", "plants", "maxsim", "wall"], metadata=metadata)
+assert len(collection) == 4
+collection.close()
+"""),
+    md("## The same code on Milvus Lite"),
+    code("""
+from univec.integrations.milvus import MilvusCollection
+
+with MilvusCollection("notes", encoder, uri=str(workdir / "milvus.db"), progress=False) as milvus:
+    milvus.add(documents, ids=["eiffel", "plants", "maxsim", "wall"], metadata=metadata)
+    hits = milvus.search("Where is the Eiffel Tower?", k=2, mode="hybrid")
+    print([(hit.id, round(hit.score, 3)) for hit in hits])
+    print(len(milvus), "documents")
+"""),
+)
+
+notebook(
+    "03_frameworks.ipynb",
+    md("""
+# univec in LangChain, LlamaIndex and Haystack
+
+Each framework gets a thin embedder over the same `univec.Encoder`. Give it an `encoder=` or the same flat
+configuration as `Encoder.from_config` (`backend="local"|"api"`, `model`, `device`, `api_key`, ...), and a task
+*family*: queries are encoded with `<family>.query`, documents with `<family>.passage`.
+"""),
+    code("""
+import os
+import numpy as np
+import univec
+
+encoder = univec.Encoder.from_env()
+texts = ["The Eiffel Tower is in Paris.", "Photosynthesis turns light into chemical energy."]
+"""),
+    md("## LangChain"),
+    code("""
+from langchain_core.vectorstores import InMemoryVectorStore
+from univec.integrations.langchain import UnivecEmbeddings
+
+embeddings = UnivecEmbeddings(encoder=encoder, task="retrieval")
+store = InMemoryVectorStore.from_texts(texts, embedding=embeddings)
+print(store.similarity_search("Where is the Eiffel Tower?", k=1))
+
+expected = encoder.encode(["Where is the Eiffel Tower?"], task="retrieval.query")[0]
+assert np.allclose(embeddings.embed_query("Where is the Eiffel Tower?"), expected, atol=1e-6)
+"""),
+    md("## LlamaIndex"),
+    code("""
+from llama_index.core import Document, VectorStoreIndex
+from univec.integrations.llamaindex import UnivecEmbedding
+
+embed_model = UnivecEmbedding(encoder=encoder, task="retrieval")
+index = VectorStoreIndex.from_documents([Document(text=t) for t in texts], embed_model=embed_model)
+for node in index.as_retriever(similarity_top_k=1).retrieve("How do plants make energy?"):
+    print(round(node.score, 3), node.node.get_content())
+"""),
+    md("## Haystack"),
+    code("""
+from haystack import Document as HaystackDocument, Pipeline
+from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
+from haystack.components.writers import DocumentWriter
+from haystack.document_stores.in_memory import InMemoryDocumentStore
+from univec.integrations.haystack import UnivecDocumentEmbedder, UnivecTextEmbedder
+
+model = os.environ.get("UNIVEC_MODEL", "jinaai/jina-embeddings-v4")
+document_store = InMemoryDocumentStore()
+indexing = Pipeline()
+indexing.add_component("embedder", UnivecDocumentEmbedder(model=model, task="retrieval", progress_bar=False))
+indexing.add_component("writer", DocumentWriter(document_store=document_store))
+indexing.connect("embedder", "writer")
+indexing.run({"embedder": {"documents": [HaystackDocument(content=t) for t in texts]}})
+
+querying = Pipeline()
+querying.add_component("embedder", UnivecTextEmbedder(model=model, task="retrieval"))
+querying.add_component("retriever", InMemoryEmbeddingRetriever(document_store=document_store, top_k=1))
+querying.connect("embedder.embedding", "retriever.query_embedding")
+result = querying.run({"embedder": {"text": "Where is the Eiffel Tower?"}})
+print(result["retriever"]["documents"])
+print(querying.dumps()[:400])
+"""),
+)
+
 def main() -> None:
     for name, cells in NOTEBOOKS.items():
         nb = new_notebook()

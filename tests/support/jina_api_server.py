@@ -273,7 +273,9 @@ class JinaAPIServer:
             if token_bucket is not None and token_bucket.refill() < min(
                 tokens, token_bucket.capacity
             ):
-                waits.append((min(tokens, token_bucket.capacity) - token_bucket.level) / token_bucket.rate)
+                waits.append(
+                    (min(tokens, token_bucket.capacity) - token_bucket.level) / token_bucket.rate
+                )
             if waits:
                 return max(waits), {}
             headers = {}
@@ -285,7 +287,9 @@ class JinaAPIServer:
                 headers["X-RateLimit-Remaining-Tokens"] = str(int(max(0, token_bucket.level)))
             return None, headers
 
-    def handle_embeddings(self, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, str], Any, Fault | None]:
+    def handle_embeddings(
+        self, body: Any, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any, Fault | None]:
         """Answer one request: ``(status, extra headers, JSON body, fault to apply)``."""
         fault = self._next_fault()
         if self.latency:
@@ -309,19 +313,23 @@ class JinaAPIServer:
         retry_after, limit_headers = self._check_rate(sum(tokens))
         if retry_after is not None:
             # Fractional seconds keep tests fast; the client also parses whole seconds and dates.
-            return 429, {"Retry-After": f"{max(0.05, retry_after):.2f}"}, {
-                "detail": "Rate limit exceeded, retry later.",
-                "code": "rate_limited",
-            }, None
+            return (
+                429,
+                {"Retry-After": f"{max(0.05, retry_after):.2f}"},
+                {
+                    "detail": "Rate limit exceeded, retry later.",
+                    "code": "rate_limited",
+                },
+                None,
+            )
         try:
             vectors = self._vectors(inputs, request)
         except Exception as exc:  # the encoder's errors become the API's 422
             return 422, limit_headers, {"detail": f"{type(exc).__name__}: {exc}"}, None
-        image_tokens = sum(t for t, item in zip(tokens, inputs, strict=True) if not isinstance(item, str))
-        data = [
-            self._item(index, vector, request)
-            for index, vector in enumerate(vectors)
-        ]
+        image_tokens = sum(
+            t for t, item in zip(tokens, inputs, strict=True) if not isinstance(item, str)
+        )
+        data = [self._item(index, vector, request) for index, vector in enumerate(vectors)]
         response = {
             "model": self.model,
             "object": "list",
@@ -411,7 +419,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         prefix = "/images/"
-        data = self.owner.images.get(self.path[len(prefix) :]) if self.path.startswith(prefix) else None
+        data = (
+            self.owner.images.get(self.path[len(prefix) :])
+            if self.path.startswith(prefix)
+            else None
+        )
         if data is None:
             self._send(404, {}, {"detail": f"Not found: {self.path}"})
             return
@@ -514,7 +526,11 @@ def _validate(body: Any, model: str) -> dict[str, Any]:
         if name in body and not isinstance(body[name], bool):
             raise _Invalid(f"'{name}' must be a boolean.")
     if dimensions is not None:
-        if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= 2048:
+        if (
+            isinstance(dimensions, bool)
+            or not isinstance(dimensions, int)
+            or not 1 <= dimensions <= 2048
+        ):
             raise _Invalid(f"'dimensions' must be an integer in 1..2048, got {dimensions!r}.")
         if multivector:
             raise _Invalid("'dimensions' cannot be combined with 'return_multivector'.")

@@ -134,21 +134,19 @@ class APIBackend:
                 )
             model_info = KNOWN_MODELS[model]
         _check_positive(
-            timeout=timeout,
-            max_attempts=max_attempts,
-            total_timeout=total_timeout,
-            max_concurrency=max_concurrency,
-            max_batch_size=max_batch_size,
-            max_batch_tokens=max_batch_tokens,
-            rate_limit_burst=rate_limit_burst,
+            {
+                "timeout": timeout,
+                "max_attempts": max_attempts,
+                "total_timeout": total_timeout,
+                "max_concurrency": max_concurrency,
+                "max_batch_size": max_batch_size,
+                "max_batch_tokens": max_batch_tokens,
+                "rate_limit_burst": rate_limit_burst,
+                "requests_per_minute": requests_per_minute,  # None: no limit
+                "tokens_per_minute": tokens_per_minute,
+            }
         )
-        _check_positive(backoff_base=backoff_base, backoff_max=backoff_max, allow_zero=True)
-        for name, value in (
-            ("requests_per_minute", requests_per_minute),
-            ("tokens_per_minute", tokens_per_minute),
-        ):
-            if value is not None:
-                _check_positive(**{name: value})
+        _check_positive({"backoff_base": backoff_base, "backoff_max": backoff_max}, allow_zero=True)
         if not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"base_url={base_url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}."
@@ -362,8 +360,11 @@ async def _gather_or_cancel(coroutines: Sequence[Coroutine[Any, Any, Any]]) -> l
         raise
 
 
-def _check_positive(*, allow_zero: bool = False, **values: float) -> None:
+def _check_positive(values: dict[str, float | None], *, allow_zero: bool = False) -> None:
+    """Raise :class:`ConfigurationError` for a value that is not a positive number."""
     for name, value in values.items():
+        if value is None:
+            continue
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))

@@ -111,8 +111,10 @@ def test_large_call_is_split_at_512_and_reassembled_in_order(server):
     with make_encoder(server) as encoder:
         vectors = encoder.encode(inputs, task="retrieval.passage", dimensions=32)
         one_by_one = np.concatenate(
-            [encoder.encode(inputs[i : i + 100], task="retrieval.passage", dimensions=32)
-             for i in range(0, 1100, 100)]
+            [
+                encoder.encode(inputs[i : i + 100], task="retrieval.passage", dimensions=32)
+                for i in range(0, 1100, 100)
+            ]
         )
     requests = server.embedding_requests[:3]
     assert sorted(len(r.json["input"]) for r in requests) == [76, 512, 512]
@@ -136,7 +138,7 @@ def test_token_budget_splits_requests(server):
     inputs = ["x" * 300] * 10  # ~104 estimated tokens each
     with make_encoder(server, max_batch_tokens=350) as encoder:
         encoder.encode(inputs, task="retrieval.query")
-    assert [len(r.json["input"]) for r in server.embedding_requests] == [3, 3, 3, 1]
+    assert sorted(len(r.json["input"]) for r in server.embedding_requests) == [1, 3, 3, 3]
 
 
 @pytest.mark.parametrize("concurrency", [1, 3, 5])
@@ -193,7 +195,7 @@ SERVER_LIMIT = {"requests_per_minute": 1200, "tokens_per_minute": None, "burst":
 
 def test_client_limit_avoids_server_429s(server):
     server.rate_limit(**SERVER_LIMIT)  # 20 requests/s, bucket of 6
-    options = {"requests_per_minute": 1200, "rate_limit_burst": 0.004, "max_batch_size": 1}
+    options = {"requests_per_minute": 1200, "rate_limit_burst": 0.002, "max_batch_size": 1}
     with make_encoder(server, **options) as encoder:
         encoder.encode(texts(30), task="retrieval.query")
     assert server.statuses == {200: 30}

@@ -120,9 +120,11 @@ def test_slow_response_times_out_then_succeeds(server, reference):
 def test_slow_responses_exhaust_total_timeout(server):
     server.inject("slow", delay=1.0, times=10)
     started = time.monotonic()
-    with make_encoder(server, timeout=0.2, total_timeout=0.6) as encoder:
-        with pytest.raises(APITimeoutError, match="total_timeout") as info:
-            encoder.encode(TEXTS, task="retrieval.query")
+    with (
+        make_encoder(server, timeout=0.2, total_timeout=0.6) as encoder,
+        pytest.raises(APITimeoutError, match="total_timeout") as info,
+    ):
+        encoder.encode(TEXTS, task="retrieval.query")
     elapsed = time.monotonic() - started
     assert elapsed < 1.0  # bounded by total_timeout, not by attempts x timeout
     assert isinstance(info.value, TimeoutError) and info.value.status_code is None
@@ -132,9 +134,11 @@ def test_slow_responses_exhaust_total_timeout(server):
 
 def test_attempts_are_bounded(server):
     server.inject("status", status=503, times=10, detail="down for maintenance")
-    with make_encoder(server, max_attempts=3) as encoder:
-        with pytest.raises(APIServerError, match="Gave up after 3 attempt") as info:
-            encoder.encode(TEXTS, task="retrieval.query")
+    with (
+        make_encoder(server, max_attempts=3) as encoder,
+        pytest.raises(APIServerError, match="Gave up after 3 attempt") as info,
+    ):
+        encoder.encode(TEXTS, task="retrieval.query")
     assert info.value.status_code == 503
     assert info.value.detail == "down for maintenance"
     assert info.value.request_id.startswith("req-")
@@ -143,18 +147,16 @@ def test_attempts_are_bounded(server):
 
 def test_dropped_connections_exhaust_attempts(server):
     server.inject("drop", times=10)
-    with make_encoder(server, max_attempts=2) as encoder:
-        with pytest.raises(APIConnectionError):
-            encoder.encode(TEXTS, task="retrieval.query")
+    with make_encoder(server, max_attempts=2) as encoder, pytest.raises(APIConnectionError):
+        encoder.encode(TEXTS, task="retrieval.query")
     assert_all_payloads(server, payload(TEXTS), 2)
 
 
 def test_retry_after_beyond_budget_fails_at_once(server):
     server.inject("status", status=429, retry_after=30, times=3)
     started = time.monotonic()
-    with make_encoder(server, total_timeout=5) as encoder:
-        with pytest.raises(APIRateLimitError) as info:
-            encoder.encode(TEXTS, task="retrieval.query")
+    with make_encoder(server, total_timeout=5) as encoder, pytest.raises(APIRateLimitError) as info:
+        encoder.encode(TEXTS, task="retrieval.query")
     assert time.monotonic() - started < 2  # did not sleep 30 s
     assert info.value.status_code == 429
     assert_all_payloads(server, payload(TEXTS), 1)
@@ -188,9 +190,8 @@ def test_shuffled_multivectors_are_reordered(server):
 )
 def test_mismatched_response_is_an_error(server, fault, problem):
     server.inject(fault)
-    with make_encoder(server) as encoder:
-        with pytest.raises(APIResponseError, match=problem) as info:
-            encoder.encode(TEXTS, task="retrieval.query")
+    with make_encoder(server) as encoder, pytest.raises(APIResponseError, match=problem) as info:
+        encoder.encode(TEXTS, task="retrieval.query")
     assert info.value.request_id.startswith("req-")
     assert_all_payloads(server, payload(TEXTS), 1)  # not retried
 
@@ -199,9 +200,11 @@ def test_mismatched_response_is_an_error(server, fault, problem):
 def test_401_is_typed_has_detail_and_request_id_and_hides_the_key(server, caplog):
     secret = "sk-wrong-key-8f3a"
     caplog.set_level("DEBUG")
-    with make_encoder(server, api_key=secret) as encoder:
-        with pytest.raises(APIAuthenticationError) as info:
-            encoder.encode(TEXTS, task="retrieval.query")
+    with (
+        make_encoder(server, api_key=secret) as encoder,
+        pytest.raises(APIAuthenticationError) as info,
+    ):
+        encoder.encode(TEXTS, task="retrieval.query")
         assert secret not in repr(encoder) and secret not in repr(encoder.backend)
     error = info.value
     assert error.status_code == 401
@@ -217,18 +220,19 @@ def test_401_is_typed_has_detail_and_request_id_and_hides_the_key(server, caplog
 
 def test_error_detail_echoing_the_key_is_redacted(server):
     server.inject("status", status=403, detail="key test-key has no balance", code="BALANCE")
-    with make_encoder(server) as encoder:
-        with pytest.raises(APIPermissionError) as info:
-            encoder.encode(TEXTS, task="retrieval.query")
+    with make_encoder(server) as encoder, pytest.raises(APIPermissionError) as info:
+        encoder.encode(TEXTS, task="retrieval.query")
     assert "test-key" not in str(info.value) and "test-key" not in info.value.detail
     assert info.value.detail == "key *** has no balance" and info.value.code == "BALANCE"
 
 
 def test_422_from_validation_is_a_request_error(server):
     options = {"model": "jina-embeddings-v9", "model_info": INFO}
-    with univec.Encoder.api("test-key", base_url=server.base_url, **options) as encoder:
-        with pytest.raises(APIRequestError) as info:
-            encoder.encode(TEXTS, task="retrieval.query")
+    with (
+        univec.Encoder.api("test-key", base_url=server.base_url, **options) as encoder,
+        pytest.raises(APIRequestError) as info,
+    ):
+        encoder.encode(TEXTS, task="retrieval.query")
     assert info.value.status_code == 422
     assert "Unknown model 'jina-embeddings-v9'" in info.value.detail
     assert "jina-embeddings-v9" in str(info.value)
@@ -251,9 +255,8 @@ def test_422_from_validation_is_a_request_error(server):
 def test_client_errors_are_not_retried(server, status, kind):
     detail = [{"loc": ["body", "input"], "msg": "bad input"}]
     server.inject("status", status=status, detail=detail, times=3)
-    with make_encoder(server) as encoder:
-        with pytest.raises(kind) as info:
-            encoder.encode(TEXTS, task="retrieval.query")
+    with make_encoder(server) as encoder, pytest.raises(kind) as info:
+        encoder.encode(TEXTS, task="retrieval.query")
     assert type(info.value) is kind
     assert info.value.detail == detail and info.value.status_code == status
     assert_all_payloads(server, payload(TEXTS), 1)

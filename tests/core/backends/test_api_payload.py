@@ -115,7 +115,9 @@ def test_parse_orders_by_index_and_decodes_base64():
 
 
 def test_parse_little_endian():
-    raw = np.array([1.5, -2.0], dtype=">f4").tobytes()  # big-endian bytes must NOT be accepted as is
+    raw = np.array(
+        [1.5, -2.0], dtype=">f4"
+    ).tobytes()  # big-endian bytes must NOT be accepted as is
     body = {"data": [{"index": 0, "embedding": base64.b64encode(raw).decode()}]}
     result, _ = parse_response(body, expected=1, dim=2, multivector=False)
     assert not np.allclose(result[0], [1.5, -2.0])
@@ -126,7 +128,9 @@ def test_parse_little_endian():
 
 @pytest.mark.parametrize("form", ["rows", "matrix", "floats"])
 def test_parse_multivector_forms(form):
-    tokens = [np.random.default_rng(i).standard_normal((i + 2, 8)).astype(np.float32) for i in range(2)]
+    tokens = [
+        np.random.default_rng(i).standard_normal((i + 2, 8)).astype(np.float32) for i in range(2)
+    ]
 
     def encode(matrix):
         if form == "rows":

@@ -14,6 +14,16 @@ TYPE = "univec.integrations.haystack.text_embedder.UnivecTextEmbedder"
 DEFAULT_KEY = {"type": "env_var", "env_vars": ["JINA_API_KEY"], "strict": False}
 
 
+def test_all_is_pinned() -> None:
+    import univec.integrations.haystack as module
+
+    assert module.__all__ == [
+        "UnivecDocumentEmbedder",
+        "UnivecDocumentImageEmbedder",
+        "UnivecTextEmbedder",
+    ]
+
+
 def test_init_defaults_load_nothing() -> None:
     embedder = UnivecTextEmbedder()
     assert (embedder.backend, embedder.task, embedder.dimensions, embedder.model) == (
