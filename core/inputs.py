@@ -50,6 +50,8 @@ class Image:
 
     def __init__(self, source: str | Path | bytes | bytearray | PIL.Image.Image | Image) -> None:
         self._pil: Any = None
+        self._source: Any = None
+        self.kind: str = ""
         if isinstance(source, Image):
             self.kind, self._source, self._pil = source.kind, source._source, source._pil
             return

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from univec._optional import require
 from univec.collection import (
     PAYLOAD_PART,

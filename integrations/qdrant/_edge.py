@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from univec._optional import require
 from univec.collection import (
     PAYLOAD_PART,
@@ -40,11 +41,19 @@ class EdgeEngine:
         hnsw: HNSW settings of the dense vector.
     """
 
+    #: Edge runs no background optimizer: :meth:`flush` optimizes (merges segments, stores
+    #: vectors compactly, builds the dense HNSW) once this many points were written since the
+    #: last optimization and at least half as many as the shard then held, so repeated small
+    #: adds cost amortised linear time. Optimized segments score MaxSim about 1.5x faster.
+    optimize_min_points: int = 512
+
     def __init__(self, path: str | Path, name: str, *, hnsw: HnswSettings | None = None) -> None:
         self._edge = require("qdrant_edge", "qdrant")
         self.path = Path(path) / name
         self.hnsw = hnsw or HnswSettings()
         self._shard: Any = None
+        self._written = 0  # points upserted since the last optimization
+        self._optimized_points = 0
 
     def __repr__(self) -> str:
         return f"EdgeEngine(path={str(self.path)!r})"
@@ -63,6 +72,7 @@ class EdgeEngine:
                     {name: _vector_facts(params) for name, params in stored.items()},
                 )
                 self._shard = edge.EdgeShard.load(str(self.path))
+                self._optimized_points = int(self._shard.info().points_count)
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._shard = edge.EdgeShard.create(str(self.path), self._config(schema))
@@ -115,6 +125,7 @@ class EdgeEngine:
         ]
         if points:
             self._call(self.shard.update, edge.UpdateOperation.upsert_points(points))
+            self._written += len(points)
 
     def delete(self, point_ids: Sequence[str]) -> None:
         """Delete points; missing ids are ignored."""
@@ -187,6 +198,19 @@ class EdgeEngine:
         return [EngineHit(str(p.id), float(p.score), p.payload or {}) for p in points]
 
     # ------------------------------------------------------------------ lifecycle
+    def flush(self) -> None:
+        """Persist the writes; optimize when enough was written since the last time."""
+        if self._written >= max(self.optimize_min_points, self._optimized_points // 2):
+            self.optimize()
+        self._call(self.shard.flush)
+
+    def optimize(self) -> bool:
+        """Run Qdrant's optimizers now (blocking); whether any segment changed."""
+        changed = bool(self._call(self.shard.optimize))
+        self._optimized_points = int(self._call(self.shard.info).points_count)
+        self._written = 0
+        return changed
+
     def close(self) -> None:
         """Flush to disk and release the shard (and its lock)."""
         if self._shard is not None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from univec.collection import (
     PAYLOAD_DOCUMENT_ID,
     PAYLOAD_METADATA,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from univec.collection import MultiVectorCollection
+from univec.collection import DEFAULT_CANDIDATES, MultiVectorCollection
 from univec.errors import ConfigurationError
 from univec.integrations.qdrant._schema import HnswSettings
 
@@ -66,7 +66,7 @@ class QdrantCollection(MultiVectorCollection):
         client: Any = None,
         dimensions: int | None = None,
         batch_size: int = 32,
-        candidates: int = 100,
+        candidates: int = DEFAULT_CANDIDATES,
         progress: bool = True,
         hnsw: HnswSettings | None = None,
         **client_options: Any,

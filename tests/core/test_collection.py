@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 import univec
 from univec.backends.base import Embeddings, ModelInfo, truncate_dims
 from univec.collection import (

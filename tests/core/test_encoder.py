@@ -19,7 +19,13 @@ class RecordingBackend:
 
     def embed(self, items, task, *, dense, multi, dimensions):
         self.calls.append(
-            {"items": items, "task": task.name, "dense": dense, "multi": multi, "dimensions": dimensions}
+            {
+                "items": items,
+                "task": task.name,
+                "dense": dense,
+                "multi": multi,
+                "dimensions": dimensions,
+            }
         )
         size = dimensions or self.info.dim
         vectors = np.eye(len(items), size, dtype=np.float32) if dense else None
@@ -88,7 +94,7 @@ def test_dimensions_not_matryoshka(fake, dimensions):
 @pytest.mark.parametrize("inputs", [["a"], []])
 def test_dimensions_with_multivector(fake, inputs):
     encoder, _ = fake
-    with pytest.raises(InvalidDimensionsError, match="dimensions=4.*multivector") as info:
+    with pytest.raises(InvalidDimensionsError, match=r"dimensions=4.*multivector") as info:
         encoder.encode(inputs, "retrieval.query", dimensions=4, multivector=True)
     assert isinstance(info.value, ValueError)
 

@@ -51,7 +51,9 @@ def test_local_backend_imports_torch_only_when_used():
     from tests.conftest import TINY_MODEL
 
     assert _loaded_after("import univec.backends.local") == []
-    loaded = _loaded_after(f"import univec\nunivec.Encoder.local({str(TINY_MODEL)!r}, device='cpu')")
+    loaded = _loaded_after(
+        f"import univec\nunivec.Encoder.local({str(TINY_MODEL)!r}, device='cpu')"
+    )
     assert "torch" in loaded and "transformers" in loaded
 
 

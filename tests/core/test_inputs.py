@@ -5,6 +5,7 @@ Downloads are tested against a real ``http.server`` on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import threading
@@ -66,10 +67,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self):
-        try:
-            self._route()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up, as it should
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._route()  # a broken pipe means the client gave up, as it should
 
     def _route(self):
         if self.path == "/ok.png":
@@ -135,7 +134,7 @@ def test_valid_items_are_normalised(golden_images):
 
     pil = PILImage.new("RGB", (8, 8))
     items = normalize_inputs(
-        (x for x in ["text", golden_images[0], pil, Image(golden_images[1]), "http://x.y/z.png"])
+        x for x in ["text", golden_images[0], pil, Image(golden_images[1]), "http://x.y/z.png"]
     )
     assert items[0] == "text" and items[4] == "http://x.y/z.png"  # str stays text, even URLs
     assert [type(item).__name__ for item in items[1:4]] == ["Image"] * 3
@@ -190,7 +189,13 @@ def test_oversized_file_and_bytes(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "url", ["file:///etc/passwd", "ftp://example.com/cat.png", "data:image/png;base64,AAAA", "s3://b/k.png"]
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/cat.png",
+        "data:image/png;base64,AAAA",
+        "s3://b/k.png",
+    ],
 )
 def test_non_http_urls(url):
     with _raises(ImageLoadError, ValueError, url):

@@ -6,6 +6,7 @@ import io
 import sys
 
 import pytest
+
 import univec
 from univec.errors import (
     ImageLoadError,

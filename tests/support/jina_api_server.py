@@ -120,6 +120,9 @@ class JinaAPIServer:
         api_key: The key every request must carry as ``Authorization: Bearer <key>``.
         model: The model name every request must name.
         fake_dim: Size of fake single vectors (without ``encoder``).
+        fake_pool: Without ``encoder``, draw single vectors from a pool of this many
+            precomputed ones (by a hash of the text) instead of making one per text: cheaper,
+            for benchmarks that measure the client.
         multivector_format: How base64 multi-vectors are sent: ``"rows"`` (one base64 string
             per token vector) or ``"matrix"`` (one base64 string for the whole matrix).
 
@@ -138,12 +141,18 @@ class JinaAPIServer:
         api_key: str = "test-key",
         model: str = "jina-embeddings-v4",
         fake_dim: int = 2048,
+        fake_pool: int | None = None,
         multivector_format: str = "rows",
     ) -> None:
         self.encoder = encoder
         self.api_key = api_key
         self.model = model
         self.fake_dim = fake_dim
+        self._pool = (
+            [_fake_vector(f"pool {i}", "", fake_dim, False) for i in range(fake_pool)]
+            if fake_pool
+            else None
+        )
         self.multivector_format = multivector_format
         #: Images served by ``GET /images/<name>`` (see :meth:`image_url`).
         self.images: dict[str, bytes] = {}
@@ -344,7 +353,11 @@ class JinaAPIServer:
 
     def _vectors(self, inputs: list[Any], request: dict[str, Any]) -> list[np.ndarray]:
         multivector, dimensions = request["return_multivector"], request["dimensions"]
-        if self.encoder is None:
+        if self.encoder is None and self._pool is not None and not multivector:
+            pool = self._pool
+            vectors = [pool[zlib.crc32(str(item).encode()) % len(pool)] for item in inputs]
+            result, use_dims = np.stack(vectors), None
+        elif self.encoder is None:
             vectors = [
                 _fake_vector(item, request["task"], self.fake_dim, multivector) for item in inputs
             ]

@@ -142,10 +142,13 @@ class APIBackend:
                 "max_batch_size": max_batch_size,
                 "max_batch_tokens": max_batch_tokens,
                 "rate_limit_burst": rate_limit_burst,
-                "requests_per_minute": requests_per_minute,  # None: no limit
-                "tokens_per_minute": tokens_per_minute,
             }
         )
+        limits = {
+            "requests_per_minute": requests_per_minute,
+            "tokens_per_minute": tokens_per_minute,
+        }
+        _check_positive({name: value for name, value in limits.items() if value is not None})
         _check_positive({"backoff_base": backoff_base, "backoff_max": backoff_max}, allow_zero=True)
         if not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(
@@ -311,7 +314,7 @@ class APIBackend:
             request_id=reply.request_id,
         )
         if self._limiter is not None:
-            self._limiter.correct(batch.tokens, usage.total_tokens)
+            self._limiter.correct(batch.tokens, reply.reserved_tokens, usage.total_tokens)
         self.usage += usage
         self.requests_sent += 1
         self.retries += reply.attempts - 1
@@ -363,8 +366,6 @@ async def _gather_or_cancel(coroutines: Sequence[Coroutine[Any, Any, Any]]) -> l
 def _check_positive(values: dict[str, float | None], *, allow_zero: bool = False) -> None:
     """Raise :class:`ConfigurationError` for a value that is not a positive number."""
     for name, value in values.items():
-        if value is None:
-            continue
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))

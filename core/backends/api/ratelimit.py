@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 
@@ -19,6 +20,9 @@ FREE_TIER_TOKENS_PER_MINUTE = 1_000_000
 #: Share of a minute's allowance the client may spend at once. Below 1 so that the server's
 #: bucket keeps some slack for network jitter between the client's clock and the server's.
 DEFAULT_BURST = 0.9
+#: Bounds of the estimate calibration (billed / estimated tokens).
+MIN_CALIBRATION = 0.25
+MAX_CALIBRATION = 4.0
 
 
 class TokenBucket:
@@ -109,6 +113,9 @@ class RateLimiter:
             TokenBucket(tokens_per_minute, burst=burst, clock=clock) if tokens_per_minute else None
         )
         self._paused_until = 0.0
+        # Totals of estimated and billed tokens, for calibrating estimates.
+        self._estimated = 0
+        self._billed = 0
 
     def reserve(self, tokens: int) -> float:
         """Reserve one request of ``tokens`` tokens; return the absolute time it may be sent."""
@@ -119,15 +126,30 @@ class RateLimiter:
             delay = max(delay, self.tokens.reserve(tokens))
         return self._clock() + delay
 
-    async def acquire(self, tokens: int) -> float:
-        """Wait until a request of ``tokens`` tokens may be sent; return the seconds waited."""
-        started = self._clock()
+    def calibrated(self, estimate: int) -> int:
+        """``estimate`` scaled by how the server's bills compared with earlier estimates.
+
+        Estimates from text length are rough (the ratio of characters to tokens depends on the
+        language); after the first answers the limiter reserves what the server will bill.
+        """
+        if self._estimated < 1:
+            return estimate
+        ratio = min(MAX_CALIBRATION, max(MIN_CALIBRATION, self._billed / self._estimated))
+        return max(1, math.ceil(estimate * ratio))
+
+    async def acquire(self, estimate: int) -> int:
+        """Wait until a request estimated at ``estimate`` tokens may be sent.
+
+        Returns:
+            The tokens reserved for it (the calibrated estimate), to pass to :meth:`correct`.
+        """
+        tokens = self.calibrated(estimate)
         ready_at = self.reserve(tokens)
         while True:
             # Re-read the pause on each turn: a 429 seen meanwhile pauses queued requests too.
             wait = max(ready_at, self._paused_until) - self._clock()
             if wait <= 0:
-                return self._clock() - started
+                return tokens
             await asyncio.sleep(wait)
 
     def pause(self, seconds: float) -> None:
@@ -137,10 +159,19 @@ class RateLimiter:
             if bucket is not None:
                 bucket.drain()
 
-    def correct(self, estimated: int, actual: int) -> None:
-        """Charge the difference between a request's estimated and billed tokens."""
-        if self.tokens is not None and actual > 0:
-            self.tokens.refund(estimated - actual)
+    def correct(self, estimated: int, reserved: int, billed: int) -> None:
+        """Settle a request: give back what was reserved beyond the bill (or charge more).
+
+        Args:
+            estimated: The raw estimate of the request's tokens.
+            reserved: What :meth:`acquire` reserved for it.
+            billed: What the server billed (its ``usage.total_tokens``); 0 if unknown.
+        """
+        if self.tokens is None or billed <= 0:
+            return
+        self._estimated += estimated
+        self._billed += billed
+        self.tokens.refund(reserved - billed)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Follow ``X-RateLimit-Remaining-Requests`` / ``-Tokens`` when the server sends them."""

@@ -69,11 +69,13 @@ class Reply:
         body: The decoded JSON body.
         request_id: The server's request id, if it sent one.
         attempts: How many attempts it took.
+        reserved_tokens: Tokens the rate limiter reserved for the last attempt.
     """
 
     body: Any
     request_id: str | None
     attempts: int
+    reserved_tokens: int = 0
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -193,12 +195,14 @@ async def post_with_retries(
 
     deadline: float | None = None
     attempt = 0
+    reserved = tokens
     while True:
         attempt += 1
         if limiter is not None:
-            waited = await limiter.acquire(tokens)
-            if waited > 0.01:
-                logger.debug("%s: rate limiter held it %.2f s", label, waited)
+            queued = time.monotonic()
+            reserved = await limiter.acquire(tokens)
+            if time.monotonic() - queued > 0.01:
+                logger.debug("%s: rate limiter held it %.2f s", label, time.monotonic() - queued)
         now = time.monotonic()
         if deadline is None:
             deadline = now + policy.total_timeout
@@ -244,7 +248,7 @@ async def post_with_retries(
                         status_code=response.status_code,
                         request_id=request_id,
                     ) from exc
-                return Reply(body, request_id, attempt)
+                return Reply(body, request_id, attempt, reserved)
             failure = error_from_response(response, secret)
             if response.status_code not in RETRY_STATUSES:
                 raise failure

@@ -18,8 +18,10 @@ __all__ = ["MAX_LENGTH_CAP", "LocalBackend"]
 
 #: Longest input the model handles (the reference's default).
 MAX_LENGTH_CAP = 32768
-#: Default most ``batch_size * padded_length`` tokens per forward pass.
+#: Default most ``batch_size * padded_length`` tokens per forward pass, on GPUs and on CPU
+#: (where bigger batches gain nothing and attention scores would cost memory).
 DEFAULT_TOKEN_BUDGET = 16384
+DEFAULT_CPU_TOKEN_BUDGET = 4096
 
 
 class LocalBackend:
@@ -35,7 +37,8 @@ class LocalBackend:
         device: ``"cuda"``, ``"mps"``, ``"cpu"`` or ``None`` for the best available.
         dtype: torch dtype or its name; ``None`` is bfloat16 on GPUs and float32 on CPU.
         max_length: Most tokens per text (longer text is truncated); at most 32768.
-        token_budget: Most ``batch_size * padded_length`` tokens per forward pass.
+        token_budget: Most ``batch_size * padded_length`` tokens per forward pass (default
+            16384 on GPUs, 4096 on CPU).
         max_batch_size: Optional cap on inputs per forward pass.
         revision: Hub revision to download.
         attn_implementation: transformers attention kernel (``"sdpa"`` or ``"eager"``).
@@ -55,7 +58,7 @@ class LocalBackend:
         device: Any = None,
         dtype: Any = None,
         max_length: int = 8192,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        token_budget: int | None = None,
         max_batch_size: int | None = None,
         revision: str | None = None,
         attn_implementation: str = "sdpa",
@@ -64,7 +67,8 @@ class LocalBackend:
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
         _check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
-        _check_positive_int("token_budget", token_budget)
+        if token_budget is not None:
+            _check_positive_int("token_budget", token_budget)
         if max_batch_size is not None:
             _check_positive_int("max_batch_size", max_batch_size)
         require("torch", "local")
@@ -77,6 +81,9 @@ class LocalBackend:
 
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
+        if token_budget is None:
+            cpu = self.device.type == "cpu"
+            token_budget = DEFAULT_CPU_TOKEN_BUDGET if cpu else DEFAULT_TOKEN_BUDGET
         self.token_budget = token_budget
         self.download_timeout = download_timeout
         self.max_batch_size = max_batch_size
@@ -101,6 +108,7 @@ class LocalBackend:
             multivector_dim=self.checkpoint.multivector_dim,
             max_length=max_length,
         )
+        self.closed = False
         # One forward pass at a time: task switches rewrite weights in place.
         self._lock = threading.Lock()
 
@@ -126,6 +134,10 @@ class LocalBackend:
         """
         from univec.backends.local.runner import run_batches
 
+        if self.closed:
+            raise ConfigurationError(
+                f"{self!r} was closed; create a new encoder to encode more inputs."
+            )
         if multi and self.model.multi_vector_projector is None:
             raise ConfigurationError(
                 f"Checkpoint {self.info.name!r} has no multi-vector projector (a merged vLLM "
@@ -156,7 +168,8 @@ class LocalBackend:
 
     def close(self) -> None:
         """Drop the model (and free GPU memory)."""
-        self.model = None  # type: ignore[assignment]
+        self.closed = True
+        self.model = None
         if self.device.type == "cuda":
             import torch
 

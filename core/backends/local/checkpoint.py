@@ -84,9 +84,10 @@ class Checkpoint:
         """``preprocessor_config.json`` with ``max_pixels`` capped to the trained 602112."""
         file = self.path / "preprocessor_config.json"
         config = json.loads(file.read_text()) if file.is_file() else {}
-        size = dict(config.get("size") or {})
-        min_pixels = config.get("min_pixels", size.get("shortest_edge", 3136))
-        max_pixels = min(config.get("max_pixels", size.get("longest_edge", MAX_PIXELS)), MAX_PIXELS)
+        size: dict[str, Any] = dict(config.get("size") or {})
+        min_pixels = int(config.get("min_pixels", size.get("shortest_edge", 3136)))
+        max_pixels = int(config.get("max_pixels", size.get("longest_edge", MAX_PIXELS)))
+        max_pixels = min(max_pixels, MAX_PIXELS)
         config["min_pixels"], config["max_pixels"] = min_pixels, max_pixels
         config["size"] = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
         for key in ("processor_class", "auto_map", "image_processor_type", "video_processor_type"):

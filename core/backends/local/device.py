@@ -57,4 +57,4 @@ def resolve_dtype(dtype: Any, device: torch.device) -> torch.dtype:
             f"dtype={dtype!r} is not supported. Use 'float32', 'bfloat16' or 'float16' "
             "(or the torch dtypes)."
         )
-    return resolved  # type: ignore[return-value]
+    return resolved

@@ -81,8 +81,8 @@ class TaskAdapters:
             match = _KEY.match(key)
             if match is None:
                 continue
-            per_task = factors.setdefault(match["module"], {}).setdefault(match["task"], {})
-            per_task[match["side"]] = tensor.float()
+            sides = factors.setdefault(match["module"], {}).setdefault(match["task"], {})
+            sides[match["side"]] = tensor.float()
         modules = dict(model.named_modules())
         pristine_keys = {backbone_key(key): key for key in self.checkpoint.weight_files}
         tasks: set[str] = set()

@@ -48,7 +48,7 @@ class JinaEmbeddingsV4(nn.Module):
     ) -> torch.Tensor:
         """The last hidden state (after the final RMSNorm), ``(batch, seq, hidden)``."""
         # Stale M-RoPE deltas from an earlier image batch must not leak into this one.
-        self.backbone.rope_deltas = None
+        self.backbone.rope_deltas = None  # type: ignore[assignment]
         output = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -76,7 +76,7 @@ def _parameters_on_meta() -> Iterator[None]:
             kwargs = {"requires_grad": param.requires_grad}
             module._parameters[name] = type(param)(param.to("meta"), **kwargs)
 
-    nn.Module.register_parameter = register_on_meta  # type: ignore[method-assign]
+    nn.Module.register_parameter = register_on_meta  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -92,9 +92,8 @@ def build_backbone(checkpoint: Checkpoint, attn_implementation: str) -> nn.Modul
         config_dict.pop(key, None)
     with quiet_transformers():
         config = Qwen2_5_VLConfig.from_dict(config_dict)
-        config._attn_implementation = attn_implementation
-        config.text_config._attn_implementation = attn_implementation
-        config.vision_config._attn_implementation = attn_implementation
+        for sub in (config, config.text_config, config.vision_config):
+            sub._attn_implementation = attn_implementation  # type: ignore[union-attr]
         with _parameters_on_meta():
             backbone = Qwen2_5_VLModel(config)
     return backbone.eval()
@@ -114,17 +113,19 @@ def load_model(
     """
     backbone = build_backbone(checkpoint, attn_implementation)
     expected = dict(backbone.named_parameters())
-    names = {key: backbone_key(key) for key in checkpoint.weight_files}
-    wanted = [key for key, name in names.items() if name in expected]
+    names = {
+        key: name for key in checkpoint.weight_files if (name := backbone_key(key)) in expected
+    }
+    wanted = list(names)
     state: dict[str, torch.Tensor] = {}
     for key, tensor in read_tensors(checkpoint.weight_files, wanted, "cpu"):
         name = names[key]
-        if tuple(tensor.shape) != tuple(expected[name].shape):  # type: ignore[index]
+        if tuple(tensor.shape) != tuple(expected[name].shape):
             raise CheckpointError(
                 f"Weight {key!r} in {str(checkpoint.path)!r} has shape {tuple(tensor.shape)}, "
-                f"the config implies {tuple(expected[name].shape)}."  # type: ignore[index]
+                f"the config implies {tuple(expected[name].shape)}."
             )
-        state[name] = tensor.to(device=device, dtype=dtype)  # type: ignore[index]
+        state[name] = tensor.to(device=device, dtype=dtype)
     missing = sorted(set(expected) - set(state))
     if missing:
         raise CheckpointError(

@@ -41,16 +41,17 @@ def run_batches(
     image_positions = [i for i, item in enumerate(items) if not isinstance(item, str)]
     groups: list[tuple[list[int], list[EncodedInput]]] = []
     if text_positions:
-        texts = [items[i] for i in text_positions]
-        groups.append((text_positions, backend.preprocessor.texts(texts, task.prefix)))  # type: ignore[arg-type]
+        texts = [item for item in items if isinstance(item, str)]
+        groups.append((text_positions, backend.preprocessor.texts(texts, task.prefix)))
     with torch.inference_mode():
         for positions, encoded in groups:
             _run_group(backend, positions, encoded, pooled, tokens, usage, dense, multi)
         for start in range(0, len(image_positions), IMAGE_CHUNK):
             chunk = image_positions[start : start + IMAGE_CHUNK]
             encoded = [
-                backend.preprocessor.image(items[i], backend.download_timeout)  # type: ignore[arg-type]
-                for i in chunk
+                backend.preprocessor.image(image, backend.download_timeout)
+                for image in (items[i] for i in chunk)
+                if isinstance(image, Image)
             ]
             _run_group(backend, chunk, encoded, pooled, tokens, usage, dense, multi)
     return (
@@ -101,8 +102,8 @@ def _forward(
     kwargs = {}
     if images:
         kwargs = {
-            "pixel_values": torch.cat([item.pixel_values for item in images]).to(device),  # type: ignore[misc]
-            "image_grid_thw": torch.cat([item.image_grid_thw for item in images]).to(device),  # type: ignore[misc]
+            "pixel_values": torch.cat([item.pixel_values for item in images]).to(device),
+            "image_grid_thw": torch.cat([item.image_grid_thw for item in images]).to(device),
             # Without these transformers 5 silently uses 1-D positions for image tokens.
             "mm_token_type_ids": (input_ids == preprocessor.image_token_id).int(),
         }

@@ -214,7 +214,7 @@ def test_rate_limiter_combines_limits_and_corrections():
     assert limiter.reserve(50) == clock.now
     # The token bucket (10 left) is the binding limit: 40 more tokens take 0.4 s.
     assert limiter.reserve(50) == pytest.approx(clock.now + 0.4)
-    limiter.correct(estimated=50, actual=10)  # billed less: 40 tokens come back
+    limiter.correct(estimated=50, reserved=50, billed=10)  # billed less: 40 tokens come back
     assert limiter.tokens.level == pytest.approx(0)
     limiter.observe({"x-ratelimit-remaining-requests": "2", "x-ratelimit-remaining-tokens": "x"})
     assert limiter.requests.level == 2
@@ -222,11 +222,20 @@ def test_rate_limiter_combines_limits_and_corrections():
     assert limiter.requests.level == 0 and limiter._paused_until == clock.now + 5
 
 
-async def test_rate_limiter_acquire_waits(monkeypatch):
+def test_rate_limiter_calibrates_estimates():
+    limiter = RateLimiter(600, 6000, clock=FakeClock())
+    assert limiter.calibrated(100) == 100  # nothing billed yet: the raw estimate
+    limiter.correct(estimated=400, reserved=400, billed=300)
+    assert limiter.calibrated(100) == 75  # the server bills 3/4 of the estimates
+    limiter.correct(estimated=100, reserved=75, billed=10_000)
+    assert limiter.calibrated(100) == 400  # bounded at 4x
+
+
+async def test_rate_limiter_acquire_waits():
     limiter = RateLimiter(1200, None, burst=0.0001)  # 20 per second, capacity 1
     started = limiter._clock()
     for _ in range(4):
-        await limiter.acquire(1)
+        assert await limiter.acquire(7) == 7
     # The first goes at once, three more wait 50 ms each.
     assert limiter._clock() - started == pytest.approx(0.15, abs=0.04)
 

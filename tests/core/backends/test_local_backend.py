@@ -46,7 +46,9 @@ def test_forward_passes_are_packed_by_token_budget(tiny_model_path, monkeypatch)
     assert sum(rows for rows, _ in shapes) == len(texts)
     assert max(rows for rows, _ in shapes) > 1  # short texts share a batch
     for i, text in enumerate(texts):  # order restored, batching changes nothing
-        np.testing.assert_allclose(vectors[i], encoder.encode([text], "retrieval.query")[0], atol=1e-5)
+        np.testing.assert_allclose(
+            vectors[i], encoder.encode([text], "retrieval.query")[0], atol=1e-5
+        )
 
 
 def test_only_requested_outputs_are_computed(tiny_model_path, monkeypatch):
@@ -143,7 +145,9 @@ def test_string_that_looks_like_a_path_is_text(tiny_encoder, golden):
     as_image = tiny_encoder.encode([univec.Image(path)], "retrieval.passage", multivector=True)[0]
     assert as_text.shape[0] != as_image.shape[0]
     image_single = golden["arrays"]["image|retrieval.passage|single"][0]
-    assert not np.allclose(tiny_encoder.encode([path], "retrieval.passage")[0], image_single, atol=1e-3)
+    assert not np.allclose(
+        tiny_encoder.encode([path], "retrieval.passage")[0], image_single, atol=1e-3
+    )
 
 
 def test_image_forms_agree(tiny_encoder, golden):
@@ -237,6 +241,7 @@ def test_default_device_is_cpu_here(tiny_model_path):
     encoder = univec.Encoder.local(str(tiny_model_path))
     assert encoder.backend.device.type == "cpu" and encoder.backend.dtype == torch.float32
     assert "cpu" in repr(encoder.backend)
+    assert encoder.backend.token_budget == 4096
 
 
 def test_close_releases_the_model(tiny_model_path):

@@ -19,7 +19,9 @@ TASKS = ["retrieval.query", "retrieval.passage", "text-matching", "code.query", 
 
 
 def _copy(source: Path, target: Path, *, weights: bool = True) -> Path:
-    shutil.copytree(source, target, ignore=None if weights else shutil.ignore_patterns("model*.safetensors"))
+    shutil.copytree(
+        source, target, ignore=None if weights else shutil.ignore_patterns("model*.safetensors")
+    )
     return target
 
 
@@ -50,22 +52,34 @@ def test_backbone_key_maps_both_namings():
     assert backbone_key("model.language_model.layers.0.mlp.up_proj.weight") == (
         "language_model.layers.0.mlp.up_proj.weight"
     )
-    assert backbone_key("model.layers.0.mlp.up_proj.weight") == "language_model.layers.0.mlp.up_proj.weight"
-    assert backbone_key("model.visual.blocks.0.attn.qkv.weight") == "visual.blocks.0.attn.qkv.weight"
+    assert (
+        backbone_key("model.layers.0.mlp.up_proj.weight")
+        == "language_model.layers.0.mlp.up_proj.weight"
+    )
+    assert (
+        backbone_key("model.visual.blocks.0.attn.qkv.weight") == "visual.blocks.0.attn.qkv.weight"
+    )
     assert backbone_key("visual.blocks.0.attn.qkv.weight") == "visual.blocks.0.attn.qkv.weight"
     assert backbone_key("model.embed_tokens.weight") == "language_model.embed_tokens.weight"
     assert backbone_key("lm_head.weight") is None
     assert backbone_key("multi_vector_projector.weight") is None
 
 
-def test_old_key_naming_gives_identical_outputs(tiny_model_path, tmp_path, golden, reference_outputs):
+def test_old_key_naming_gives_identical_outputs(
+    tiny_model_path, tmp_path, golden, reference_outputs
+):
     target = _copy(tiny_model_path, tmp_path / "old", weights=False)
     state = load_file(tiny_model_path / "model.safetensors")
     renamed = {_old_name(key): value for key, value in state.items()}
-    assert "model.layers.0.self_attn.q_proj.weight" in renamed and "visual.merger.mlp.0.weight" in renamed
+    assert (
+        "model.layers.0.self_attn.q_proj.weight" in renamed
+        and "visual.merger.mlp.0.weight" in renamed
+    )
     save_file(renamed, target / "model.safetensors")
     adapters = load_file(tiny_model_path / "adapters" / "adapter_model.safetensors")
-    old_adapters = {key.replace("model.language_model.", "model."): v for key, v in adapters.items()}
+    old_adapters = {
+        key.replace("model.language_model.", "model."): v for key, v in adapters.items()
+    }
     assert any(".model.model.layers.0." in key for key in old_adapters)
     save_file(old_adapters, target / "adapters" / "adapter_model.safetensors")
     outputs = _all_outputs(_encoder(target), golden)
@@ -73,7 +87,9 @@ def test_old_key_naming_gives_identical_outputs(tiny_model_path, tmp_path, golde
         np.testing.assert_array_equal(outputs[key], value, err_msg=key)
 
 
-def test_sharded_checkpoint_gives_identical_outputs(tiny_model_path, tmp_path, golden, reference_outputs):
+def test_sharded_checkpoint_gives_identical_outputs(
+    tiny_model_path, tmp_path, golden, reference_outputs
+):
     target = _copy(tiny_model_path, tmp_path / "sharded", weights=False)
     state = load_file(tiny_model_path / "model.safetensors")
     keys = sorted(state)
@@ -110,7 +126,10 @@ def test_merged_weights_equal_base_plus_scaled_lora(tiny_model_path, tiny_encode
     config = json.loads((tiny_model_path / "adapters" / "adapter_config.json").read_text())
     scaling = config["lora_alpha"] / config["r"]
     for module, name in (
-        ("model.language_model.layers.1.self_attn.v_proj", "backbone.language_model.layers.1.self_attn.v_proj"),
+        (
+            "model.language_model.layers.1.self_attn.v_proj",
+            "backbone.language_model.layers.1.self_attn.v_proj",
+        ),
         ("multi_vector_projector", "multi_vector_projector"),
     ):
         lora_a = adapters[f"base_model.model.{module}.lora_A.code.weight"].float()
@@ -144,14 +163,19 @@ def test_merged_vllm_style_checkpoint(tiny_model_path, tmp_path, golden):
     """Stock Qwen2.5-VL weights with the retrieval LoRA merged, an LM head, no adapters, no projector."""
     target = _copy(tiny_model_path, tmp_path / "vllm", weights=False)
     shutil.rmtree(target / "adapters")
-    state = {key: value.float() for key, value in load_file(tiny_model_path / "model.safetensors").items()}
+    state = {
+        key: value.float()
+        for key, value in load_file(tiny_model_path / "model.safetensors").items()
+    }
     adapters = load_file(tiny_model_path / "adapters" / "adapter_model.safetensors")
     for key, lora_a in adapters.items():
         if ".lora_A.retrieval." not in key or "multi_vector_projector" in key:
             continue
         module = key.removeprefix("base_model.model.").split(".lora_A.")[0]
         lora_b = adapters[key.replace("lora_A", "lora_B")]
-        state[f"{module}.weight"] = state[f"{module}.weight"] + 2.0 * lora_b.float() @ lora_a.float()
+        state[f"{module}.weight"] = (
+            state[f"{module}.weight"] + 2.0 * lora_b.float() @ lora_a.float()
+        )
     del state["multi_vector_projector.weight"], state["multi_vector_projector.bias"]
     state["lm_head.weight"] = state["model.language_model.embed_tokens.weight"].clone()
     save_file(state, target / "model.safetensors")
@@ -202,14 +226,14 @@ def test_hub_download_failure_is_a_checkpoint_error(monkeypatch):
 
 @pytest.mark.parametrize("name", ["./no/such/dir", "/no/such/dir", "not-a-hub-id"])
 def test_missing_checkpoint_path(name):
-    with pytest.raises(CheckpointError, match="no/such/dir|not-a-hub-id") as info:
+    with pytest.raises(CheckpointError, match=r"no/such/dir|not-a-hub-id") as info:
         univec.Encoder.local(name, device="cpu")
     assert isinstance(info.value, univec.UnivecError) and isinstance(info.value, ValueError)
 
 
 def test_checkpoint_without_config_or_weights(tiny_model_path, tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match="config.json"):
+    with pytest.raises(CheckpointError, match=r"config\.json"):
         univec.Encoder.local(str(tmp_path / "empty"), device="cpu")
     target = _copy(tiny_model_path, tmp_path / "noweights", weights=False)
     with pytest.raises(CheckpointError, match="safetensors"):
@@ -221,7 +245,7 @@ def test_checkpoint_with_missing_weight(tiny_model_path, tmp_path):
     state = load_file(tiny_model_path / "model.safetensors")
     del state["model.language_model.norm.weight"]
     save_file(state, target / "model.safetensors")
-    with pytest.raises(CheckpointError, match="norm.weight"):
+    with pytest.raises(CheckpointError, match=r"norm\.weight"):
         univec.Encoder.local(str(target), device="cpu")
 
 
@@ -230,5 +254,9 @@ def test_unknown_adapter_for_task(tiny_encoder):
 
     with pytest.raises(InvalidTaskError, match="'legal'"):
         tiny_encoder.backend.embed(
-            ["x"], TaskSpec("legal.query", "legal", "Query: ", True), dense=True, multi=False, dimensions=None
+            ["x"],
+            TaskSpec("legal.query", "legal", "Query: ", True),
+            dense=True,
+            multi=False,
+            dimensions=None,
         )

@@ -73,20 +73,22 @@ def test_golden_multivector(tiny_encoder, golden, kind, task):
     actual = tiny_encoder.encode(inputs, task, multivector=True)
     expected = _expected_multi(golden, kind, task, len(inputs))
     assert isinstance(actual, list) and len(actual) == len(expected)
-    for i, (got, want) in enumerate(zip(actual, expected)):
+    for i, (got, want) in enumerate(zip(actual, expected, strict=True)):
         _assert_close(got, want, f"{kind}|{task}|multi|{i}")
 
 
-@pytest.mark.parametrize("task", IMAGE_TASKS)
-def test_golden_batch_size_one(tiny_encoder, golden, task):
-    texts, images = _inputs(golden, "text"), _inputs(golden, "image")
-    for kind, inputs in (("text", texts), ("image", images)):
-        expected = _expected_single(golden, kind, task, None)
-        multi = _expected_multi(golden, kind, task, len(inputs))
-        for i, item in enumerate(inputs):
-            both = tiny_encoder.encode_both([item], task)
-            _assert_close(both.dense[0], expected[i], f"{kind}|{task}|single[{i}] alone")
-            _assert_close(both.multi[0], multi[i], f"{kind}|{task}|multi|{i} alone")
+@pytest.mark.parametrize(
+    ("kind", "task"),
+    [("text", task) for task in TEXT_TASKS] + [("image", task) for task in IMAGE_TASKS],
+)
+def test_golden_batch_size_one(tiny_encoder, golden, kind, task):
+    inputs = _inputs(golden, kind)
+    expected = _expected_single(golden, kind, task, None)
+    multi = _expected_multi(golden, kind, task, len(inputs))
+    for i, item in enumerate(inputs):
+        both = tiny_encoder.encode_both([item], task)
+        _assert_close(both.dense[0], expected[i], f"{kind}|{task}|single[{i}] alone")
+        _assert_close(both.multi[0], multi[i], f"{kind}|{task}|multi|{i} alone")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -106,7 +108,9 @@ def test_golden_mixed_shuffled_batches(tiny_encoder, golden, seed):
 
 def test_golden_with_tiny_token_budget(tiny_model_path, golden):
     """Packing by a small token budget (many batches, different padding) changes nothing."""
-    encoder = univec.Encoder.local(str(tiny_model_path), device="cpu", dtype="float32", token_budget=20)
+    encoder = univec.Encoder.local(
+        str(tiny_model_path), device="cpu", dtype="float32", token_budget=20
+    )
     inputs = _inputs(golden, "text") + _inputs(golden, "image")
     got = encoder.encode(inputs, "code.passage")
     want = np.concatenate(
