@@ -572,7 +572,9 @@ class MultiVectorCollection:
             candidates: Dense candidates of a ``"hybrid"`` search (default: the collection's).
 
         Returns:
-            Up to ``k`` hits, best first, one per document.
+            Up to ``k`` hits, best first, one per document. A document stored in parts (see
+            :attr:`max_part_tokens`) is found through its best parts and then scored with the
+            exact MaxSim over all its tokens.
         """
         self._check_open()
         if mode not in SEARCH_MODES:
@@ -684,19 +686,19 @@ class MultiVectorCollection:
                 extra.setdefault(key, []).append(record)
         documents: list[StoredDocument] = []
         for document_id in ids:
-            record = first.get(document_key(document_id))
-            if record is None:
+            head = first.get(document_key(document_id))
+            if head is None:
                 continue
             document = StoredDocument(
-                id=record.payload.get(PAYLOAD_DOCUMENT_ID, record.document_id),
-                metadata=dict(record.payload.get(PAYLOAD_METADATA) or {}),
-                text=record.payload.get(PAYLOAD_TEXT),
+                id=head.payload.get(PAYLOAD_DOCUMENT_ID, head.document_id),
+                metadata=dict(head.payload.get(PAYLOAD_METADATA) or {}),
+                text=head.payload.get(PAYLOAD_TEXT),
             )
             if with_vectors:
                 rest = sorted(extra.get(document_key(document_id), []), key=lambda r: r.part)
-                document.dense = np.asarray(record.dense, np.float32)
+                document.dense = np.asarray(head.dense, np.float32)
                 document.multi = np.concatenate(
-                    [np.asarray(r.multi, np.float32) for r in [record, *rest]]
+                    [np.asarray(r.multi, np.float32) for r in [head, *rest]]
                 )
             documents.append(document)
         return documents

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
+
 from univec._optional import require
 from univec.collection import (
     PAYLOAD_DOCUMENT_ID,
@@ -327,7 +328,9 @@ class MilvusEngine:
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), page):
             rows.extend(
-                self._call(self.client.get, self.name, ids=ids[start : start + page], output_fields=fields)
+                self._call(
+                    self.client.get, self.name, ids=ids[start : start + page], output_fields=fields
+                )
             )
         return rows
 

@@ -94,7 +94,7 @@ def to_expression(filter: Sequence[FieldCondition] | str | None) -> str | None:
     raise InvalidArgumentError(
         f"filter of type {type(filter).__name__} is not a Milvus boolean expression; pass a "
         "metadata dict such as {'lang': 'en'} or an expression string such as "
-        "'payload[\"metadata\"][\"lang\"] == \"en\"'."
+        '\'payload["metadata"]["lang"] == "en"\'.'
     )
 
 

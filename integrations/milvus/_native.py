@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from univec.collection import CollectionSchema, EngineHit, PointRecord, SearchMode
 from univec.integrations.milvus._detect import (
     DENSE,
@@ -94,7 +95,7 @@ class NativeLayout:
     """StructArray of token vectors; Milvus computes MaxSim."""
 
     name = "native"
-    max_part_tokens = MAX_TOKENS
+    max_part_tokens: int = MAX_TOKENS
 
     def __init__(self, multi_dim: int) -> None:
         self.multi_dim = multi_dim

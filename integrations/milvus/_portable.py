@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from univec.collection import CollectionSchema, EngineHit, PointRecord, SearchMode
 from univec.integrations.milvus._detect import (
     DENSE,
@@ -92,6 +93,7 @@ class PortableLayout:
     """Dense vector + packed token vectors; MaxSim computed exactly in NumPy."""
 
     name = "portable"
+    max_part_tokens: int
 
     def __init__(self, multi_dim: int) -> None:
         self.multi_dim = multi_dim

@@ -62,6 +62,8 @@ class MilvusCollection(MultiVectorCollection):
         ...         print(hit.id, hit.score, hit.metadata)
     """
 
+    max_part_tokens: int  # inherited; lowered per instance for the native layout
+
     def __init__(
         self,
         name: str,

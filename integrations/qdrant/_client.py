@@ -40,6 +40,9 @@ class ClientEngine:
         client_options: Further ``QdrantClient`` options (``timeout``, ``prefer_grpc``, ...).
     """
 
+    #: Most vector values sent in one upsert request (about 20 MB of JSON).
+    max_request_floats: int = 2_000_000
+
     def __init__(
         self,
         name: str,
@@ -122,20 +125,31 @@ class ClientEngine:
 
     # ------------------------------------------------------------------ writes
     def upsert(self, records: Sequence[PointRecord]) -> None:
-        """Insert or replace points by id (waits until they are searchable)."""
-        points = [
-            self._models.PointStruct(
-                id=record.point_id,
-                vector={
-                    DENSE: np.asarray(record.dense, np.float32).tolist(),
-                    MULTI: np.asarray(record.multi, np.float32).tolist(),
-                },
-                payload=record.payload,
+        """Insert or replace points by id (waits until they are searchable).
+
+        Requests stay under ``max_request_floats`` vector values, well inside the server's
+        32 MB request limit once written as JSON.
+        """
+        batch: list[Any] = []
+        size = 0
+        for record in records:
+            floats = int(np.size(record.multi) + np.size(record.dense))
+            if batch and size + floats > self.max_request_floats:
+                self._call(self.client.upsert, self.name, points=batch, wait=True)
+                batch, size = [], 0
+            batch.append(
+                self._models.PointStruct(
+                    id=record.point_id,
+                    vector={
+                        DENSE: np.asarray(record.dense, np.float32).tolist(),
+                        MULTI: np.asarray(record.multi, np.float32).tolist(),
+                    },
+                    payload=record.payload,
+                )
             )
-            for record in records
-        ]
-        if points:
-            self._call(self.client.upsert, self.name, points=points, wait=True)
+            size += floats
+        if batch:
+            self._call(self.client.upsert, self.name, points=batch, wait=True)
 
     def delete(self, point_ids: Sequence[str]) -> None:
         """Delete points; missing ids are ignored."""

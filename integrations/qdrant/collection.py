@@ -33,6 +33,9 @@ class QdrantCollection(MultiVectorCollection):
     * ``client``: an existing ``qdrant_client.QdrantClient`` (also ``QdrantClient(":memory:")``);
       it is left open by :meth:`close`.
 
+    Metadata is stored under the payload key ``metadata``: a native filter (``qdrant_edge.Filter``
+    on Edge, ``qdrant_client.models.Filter`` otherwise) names its fields ``"metadata.<key>"``.
+
     Args:
         name: Collection name.
         encoder: A :class:`univec.Encoder`.

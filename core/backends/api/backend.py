@@ -23,7 +23,7 @@ from univec.backends.api.ratelimit import (
 from univec.backends.api.runner import EventLoopThread
 from univec.backends.api.transport import RetryPolicy, post_with_retries
 from univec.backends.base import Embeddings, ModelInfo, Usage
-from univec.errors import APIAuthenticationError, ConfigurationError
+from univec.errors import APIAuthenticationError, ConfigurationError, InvalidInputError
 from univec.inputs import Image
 from univec.tasks import TaskSpec
 
@@ -90,6 +90,8 @@ class APIBackend:
         rate_limit_burst: Share of a minute's allowance that may be sent at once.
         truncate: Let the server truncate over-long inputs instead of failing.
         late_chunking: Embed the texts of each request as chunks of one document (text only).
+            The document is one request: keep such a call within ``max_batch_size`` inputs
+            and ``max_batch_tokens`` tokens, or it is split into several documents.
         max_length: Caps the client's per-input token estimates; the server truncates at
             the model's own maximum.
         seed: Seed of the retry jitter (for reproducible tests).
@@ -237,7 +239,22 @@ class APIBackend:
                 f"No Jina API key: pass api_key=... to Encoder.api() or set {API_KEY_ENV}. "
                 "Get a key at https://jina.ai/embeddings."
             )
-        estimates = [estimate_tokens(item, self._max_length) for item in items]
+        if self._late_chunking and not all(isinstance(item, str) for item in items):
+            raise InvalidInputError(
+                "late_chunking=True applies to text only, but the inputs include images. "
+                "Encode the images with an encoder built without late_chunking."
+            )
+        if not items:
+            return Embeddings(
+                np.zeros((0, dimensions or self.info.dim), np.float32) if dense else None,
+                [] if multi else None,
+            )
+        if all(isinstance(item, str) or item.kind == "url" for item in items):
+            estimates = [estimate_tokens(item, self._max_length) for item in items]
+        else:  # image sizes come from file headers: keep the loop responsive meanwhile
+            estimates = await asyncio.to_thread(
+                lambda: [estimate_tokens(item, self._max_length) for item in items]
+            )
         batches = plan_batches(
             items, estimates, max_items=self._max_batch_size, max_tokens=self._max_batch_tokens
         )

@@ -212,10 +212,13 @@ async def post_with_retries(
         started = now
         retry_after: float | None = None
         try:
-            response = await client.post(
-                url, content=content, headers=dict(headers), timeout=attempt_timeout
+            # httpx's timeout bounds each network step; wait_for bounds the whole exchange
+            # (a server dripping bytes slowly would otherwise never time out).
+            response = await asyncio.wait_for(
+                client.post(url, content=content, headers=dict(headers), timeout=attempt_timeout),
+                attempt_timeout + 0.05,
             )
-        except httpx.TimeoutException as exc:
+        except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
             failure: APIError = APITimeoutError(
                 f"The Jina API did not answer within {attempt_timeout:.3g} s.", detail=str(exc)
             )

@@ -171,7 +171,7 @@ def test_requests_per_minute_paces_requests(server):
         encoder.encode(texts(8), task="retrieval.query")
     times = sorted(r.received_at for r in server.embedding_requests)
     assert len(times) == 8
-    assert times[2] - times[0] < 0.08  # the burst goes at once
+    assert times[2] - times[0] < 0.15  # the burst goes at once (paced, it would take 0.2 s)
     assert times[-1] - times[0] >= 0.45  # then five more at 10 per second
     for i in range(len(times)):  # never more than 3 + 10/s in any window
         for j in range(i + 1, len(times)):
@@ -252,8 +252,19 @@ def test_encode_both_sends_one_request_per_kind(server):
 def test_late_chunking_and_truncate_options(server):
     with make_encoder(server, late_chunking=True, truncate=False) as encoder:
         encoder.encode(["chunk one", "chunk two"], task="retrieval.passage")
-    body = server.embedding_requests[0].json
-    assert body["late_chunking"] is True and body["truncate"] is False
+        with pytest.raises(univec.errors.InvalidInputError, match="late_chunking"):
+            encoder.encode(["text", univec.Image("https://x.test/a.png")], task="retrieval.passage")
+    (request,) = server.embedding_requests  # the image call was refused before sending
+    assert request.json["late_chunking"] is True and request.json["truncate"] is False
+
+
+def test_backend_with_no_items(server):
+    backend = APIBackend("test-key", base_url=server.base_url, model_info=INFO)
+    spec = univec.resolve_task("retrieval.query")
+    empty = backend.embed([], spec, dense=True, multi=True, dimensions=16)
+    assert empty.dense.shape == (0, 16) and empty.multi == []
+    assert server.embedding_requests == []
+    backend.close()
 
 
 # ----------------------------------------------------------------- async
@@ -271,10 +282,11 @@ async def test_aencode_matches_encode(server):
     for a, b in zip(together[1], sync_multi, strict=True):
         np.testing.assert_array_equal(a, b)
     assert together[2].dense.shape == (5, 64) and len(together[2].multi) == 5
-    # sync: 2 + 1 requests, async: 2 + 1 + 2; the async and sync payloads are the same.
+    # sync: 2 + 1 requests; async: 2 + 1 + 2, including the same three payloads.
     bodies = [r.json for r in server.embedding_requests]
     assert len(bodies) == 8
-    assert sorted(map(str, bodies[:3])) == sorted(map(str, bodies[3:6]))
+    for body in bodies[:3]:
+        assert body in bodies[3:]
 
 
 async def test_aencode_does_not_block_the_event_loop(server):
@@ -291,7 +303,7 @@ async def test_aencode_does_not_block_the_event_loop(server):
         task = asyncio.create_task(ticker())
         await encoder.aencode(texts(3), task="retrieval.query")
         task.cancel()
-    assert ticks >= 8
+    assert ticks >= 5  # ~15 if the loop is free, 0 if the call blocked it
 
 
 async def test_aencode_cancellation_leaves_the_encoder_usable(server):

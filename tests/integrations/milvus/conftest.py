@@ -28,4 +28,3 @@ def collection_name(request) -> str:
     """A collection name unique in the session (Milvus names: letters, digits, underscores)."""
     stem = re.sub(r"\W", "_", request.node.name)[:60]
     return f"t{next(_names)}_{stem}"
-

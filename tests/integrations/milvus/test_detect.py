@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from univec.collection import CollectionSchema
 from univec.errors import SchemaMismatchError
 from univec.integrations.milvus._detect import (
@@ -48,7 +49,11 @@ def _fields(tokens: dict) -> list[dict]:
 def test_portable_schema_as_milvus_lite_describes_it():
     described = {
         "fields": _fields(
-            {"type": DataType.ARRAY, "params": {"max_capacity": 4096}, "element_type": DataType.VARCHAR}
+            {
+                "type": DataType.ARRAY,
+                "params": {"max_capacity": 4096},
+                "element_type": DataType.VARCHAR,
+            }
         ),
         "properties": {"univec.layout": "portable", "univec.multi_dim": "128"},
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import univec
 from univec.collection import (
     PAYLOAD_DOCUMENT_ID,
@@ -102,7 +103,9 @@ def test_maxsim_batch_equals_maxsim_per_document(corpus):
 # --------------------------------------------------------------------------- search
 def test_multi_is_exact_maxsim_over_every_document(engine, corpus):
     exact = _exact(corpus)
-    hits = engine.search(mode="multi", dense=None, multi=corpus["query"], limit=10, candidates=5, filter=None)
+    hits = engine.search(
+        mode="multi", dense=None, multi=corpus["query"], limit=10, candidates=5, filter=None
+    )
     assert _ids(hits) == np.argsort(-exact, kind="stable")[:10].tolist()
     assert [h.score for h in hits] == pytest.approx(np.sort(exact)[::-1][:10], abs=1e-4)
 
@@ -145,7 +148,11 @@ def test_filters_apply_in_every_mode(engine, corpus, mode):
     assert _ids(hits) == [5]
     native = 'payload["metadata"]["group"] == 2'
     hits = engine.search(
-        mode=mode, dense=corpus["query_dense"], multi=corpus["query"], limit=40, candidates=40,
+        mode=mode,
+        dense=corpus["query_dense"],
+        multi=corpus["query"],
+        limit=40,
+        candidates=40,
         filter=native,
     )
     assert sorted(_ids(hits)) == [i for i in range(40) if i % 4 == 2]
@@ -161,17 +168,23 @@ def test_listing_more_rows_than_a_query_returns_splits_by_id_prefix(engine, corp
     assert ids == sorted(point_id(i) for i in range(40))
     assert len(calls) > 17 and all(call["limit"] == 3 for call in calls)
     assert any('id like "' in call["filter"] for call in calls)
-    hits = engine.search(mode="multi", dense=None, multi=corpus["query"], limit=3, candidates=3, filter=None)
+    hits = engine.search(
+        mode="multi", dense=None, multi=corpus["query"], limit=3, candidates=3, filter=None
+    )
     assert _ids(hits) == np.argsort(-_exact(corpus), kind="stable")[:3].tolist()
 
 
-def test_upserts_are_split_into_requests_under_the_size_cap(lite_uri, collection_name, corpus, monkeypatch):
+def test_upserts_are_split_into_requests_under_the_size_cap(
+    lite_uri, collection_name, corpus, monkeypatch
+):
     monkeypatch.setattr(_engine, "MAX_REQUEST_BYTES", 200_000)
     engine = MilvusEngine(collection_name, uri=lite_uri)
     engine.ensure_collection(SCHEMA)
     sizes = []
     upsert = engine.client.upsert
-    monkeypatch.setattr(engine.client, "upsert", lambda name, rows: sizes.append(len(rows)) or upsert(name, rows))
+    monkeypatch.setattr(
+        engine.client, "upsert", lambda name, rows: sizes.append(len(rows)) or upsert(name, rows)
+    )
     engine.upsert(_records(corpus))
     assert len(sizes) > 3 and sum(sizes) == 40 and engine.count() == 40
     engine.close()
@@ -206,13 +219,29 @@ def test_native_attempt_on_lite_falls_back_after_checking_the_schema(
     # and the engine must notice from describe_collection and build the portable layout.
     monkeypatch.setattr(_engine, "supports_native", lambda version: True)
     engine = MilvusEngine(collection_name, uri=lite_uri)
+    created, indexed = [], []
+    create, index = engine.client.create_collection, engine.client.create_index
+    monkeypatch.setattr(
+        engine.client, "create_collection", lambda *a, **k: created.append(k) or create(*a, **k)
+    )
+    monkeypatch.setattr(
+        engine.client, "create_index", lambda *a, **k: indexed.append(a) or index(*a, **k)
+    )
     engine.ensure_collection(SCHEMA)
     assert engine.layout.name == "portable"
-    assert engine.client.describe_collection(collection_name)["properties"]["univec.layout"] == "portable"
+    assert "struct_fields" in created[0]["schema"].to_dict()  # the native schema was tried
+    # ... and abandoned on reading the schema back, before indexing the embedding lists
+    assert indexed and not any("tokens[vector]" in str(call) for call in indexed)
+    assert (
+        engine.client.describe_collection(collection_name)["properties"]["univec.layout"]
+        == "portable"
+    )
     engine.close()
 
 
-def test_native_demanded_where_unsupported_is_an_error_and_leaves_nothing(lite_uri, collection_name):
+def test_native_demanded_where_unsupported_is_an_error_and_leaves_nothing(
+    lite_uri, collection_name
+):
     engine = MilvusEngine(collection_name, uri=lite_uri, layout="native")
     with pytest.raises(ConfigurationError, match="native layout"):
         engine.ensure_collection(SCHEMA)
@@ -252,6 +281,8 @@ def test_page_size_of_the_multi_scan(engine, corpus, monkeypatch):
     monkeypatch.setattr(
         engine.client, "get", lambda *a, **k: pages.append(len(k["ids"])) or get(*a, **k)
     )
-    hits = engine.search(mode="multi", dense=None, multi=corpus["query"], limit=2, candidates=2, filter=None)
+    hits = engine.search(
+        mode="multi", dense=None, multi=corpus["query"], limit=2, candidates=2, filter=None
+    )
     assert _ids(hits) == np.argsort(-_exact(corpus), kind="stable")[:2].tolist()
     assert max(pages[:-1]) == 7 and sum(pages[:-1]) == 40  # the last get reads the payloads

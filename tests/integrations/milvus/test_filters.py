@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from univec.collection import FieldCondition, normalize_filter
 from univec.errors import InvalidArgumentError
 from univec.integrations.milvus._filters import (

@@ -13,6 +13,7 @@ import uuid
 
 import numpy as np
 import pytest
+
 import univec
 from univec.collection import CollectionSchema
 
@@ -22,6 +23,7 @@ from pymilvus import DataType, MilvusClient  # noqa: E402
 from pymilvus.client.abstract import CollectionSchema as DescribedSchema  # noqa: E402
 from pymilvus.client.prepare import Prepare  # noqa: E402
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2  # noqa: E402
+
 from univec.integrations.milvus import MilvusCollection, _native  # noqa: E402
 from univec.integrations.milvus._detect import stored_layout  # noqa: E402
 
@@ -29,7 +31,9 @@ SCHEMA = CollectionSchema(dense_dim=64, multi_dim=128)
 
 
 def _create_request_schema() -> schema_pb2.CollectionSchema:
-    request = Prepare.create_collection_request("docs", _native.collection_schema(MilvusClient, SCHEMA))
+    request = Prepare.create_collection_request(
+        "docs", _native.collection_schema(MilvusClient, SCHEMA)
+    )
     return schema_pb2.CollectionSchema.FromString(request.schema)
 
 
@@ -52,7 +56,10 @@ def test_schema_has_a_struct_array_of_128d_token_vectors_beside_dense_and_payloa
     (struct,) = _create_request_schema().struct_array_fields
     (vector,) = struct.fields
     assert (struct.name, vector.name) == ("tokens", "vector")
-    assert vector.data_type == schema_pb2.ArrayOfVector and vector.element_type == schema_pb2.FloatVector
+    assert (
+        vector.data_type == schema_pb2.ArrayOfVector
+        and vector.element_type == schema_pb2.FloatVector
+    )
     assert {p.key: p.value for p in vector.type_params} == {"dim": "128", "max_capacity": "4096"}
 
 
@@ -62,9 +69,15 @@ def test_the_schema_reads_back_as_native():
     from pymilvus.client.utils import convert_struct_fields_to_user_format
 
     # What MilvusClient.describe_collection returns for it.
-    described["fields"].extend(convert_struct_fields_to_user_format(described.pop("struct_array_fields")))
+    described["fields"].extend(
+        convert_struct_fields_to_user_format(described.pop("struct_array_fields"))
+    )
     stored = stored_layout(described)
-    assert stored is not None and (stored.layout, stored.dense_dim, stored.multi_dim) == ("native", 64, 128)
+    assert stored is not None and (stored.layout, stored.dense_dim, stored.multi_dim) == (
+        "native",
+        64,
+        128,
+    )
 
 
 def test_indexes_cosine_dense_and_hnsw_max_sim_ip_embedding_lists():
@@ -89,7 +102,14 @@ def test_indexes_cosine_dense_and_hnsw_max_sim_ip_embedding_lists():
 def test_rows_serialise_as_struct_arrays_of_the_token_vectors():
     layout = _native.NativeLayout(128)
     multi = np.random.default_rng(0).normal(size=(3, 128)).astype(np.float32)
-    rows = [{"id": "a", "dense": np.zeros(64).tolist(), "payload": {"k": 1}, "tokens": layout.tokens_value(multi)}]
+    rows = [
+        {
+            "id": "a",
+            "dense": np.zeros(64).tolist(),
+            "payload": {"k": 1},
+            "tokens": layout.tokens_value(multi),
+        }
+    ]
     described = DescribedSchema(
         milvus_pb2.DescribeCollectionResponse(schema=_create_request_schema())
     ).dict()
@@ -199,13 +219,17 @@ def test_server_gets_the_native_layout_and_scores_maxsim(native_collection, tiny
     assert len(native_collection) == 4
 
 
-def test_server_splits_documents_longer_than_a_struct_array(native_collection, tiny_encoder, monkeypatch):
+def test_server_splits_documents_longer_than_a_struct_array(
+    native_collection, tiny_encoder, monkeypatch
+):
     native_collection.max_part_tokens = 40
     long_text = " ".join(f"Sentence {i} talks about topic {i % 7}." for i in range(12))
     native_collection.add([long_text, *TEXTS], ids=["long", *"abcde"])
     assert native_collection.engine.count() > 6 and len(native_collection) == 6
     tokens = tiny_encoder.encode([long_text], "retrieval.passage", multivector=True)[0]
-    exact = univec.maxsim(tiny_encoder.encode(["topic 3"], "retrieval.query", multivector=True)[0], tokens)
+    exact = univec.maxsim(
+        tiny_encoder.encode(["topic 3"], "retrieval.query", multivector=True)[0], tokens
+    )
     hits = native_collection.search("topic 3", k=6, mode="multi")
     assert [h.id for h in hits].count("long") == 1
     assert next(h for h in hits if h.id == "long").score == pytest.approx(exact, abs=1e-4)

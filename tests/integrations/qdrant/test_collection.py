@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import univec
 from univec.errors import (
     CollectionError,
@@ -25,6 +26,7 @@ pytest.importorskip("qdrant_edge")
 pytest.importorskip("pypdfium2")
 
 from qdrant_client import QdrantClient, models
+
 from univec.integrations.qdrant import QdrantCollection
 
 ENGINES = ["edge", "memory"]
@@ -261,6 +263,30 @@ def test_edge_reopen_keeps_everything(tmp_path, tiny_encoder, mixed_items):
         assert len(again) == len(mixed_items)  # the failed open released the lock
 
 
+def test_edge_optimizes_while_adding_and_stays_exact(tmp_path, tiny_encoder, monkeypatch):
+    from univec.integrations.qdrant._edge import EdgeEngine
+
+    calls = []
+    original = EdgeEngine.optimize
+    monkeypatch.setattr(EdgeEngine, "optimize_min_points", 4)
+    monkeypatch.setattr(EdgeEngine, "optimize", lambda self: calls.append(1) or original(self))
+    texts = [f"{text} Variant {i}." for i in range(4) for text in TEXTS]  # 20 documents
+    with QdrantCollection("docs", tiny_encoder, path=tmp_path, batch_size=4, progress=False) as c:
+        ids = c.add(texts)
+        assert len(calls) >= 3  # during the add (every >= 4 points) and at its end
+        assert c.engine.segments >= 4
+        query = "Variant 2 capital"
+        exact = exact_maxsim(tiny_encoder, query, texts)
+        hits = c.search(query, k=5, mode="multi")
+        assert [h.id for h in hits] == [ids[i] for i in np.argsort(-exact, kind="stable")[:5]]
+        assert [h.score for h in hits] == pytest.approx(sorted(exact, reverse=True)[:5], abs=1e-4)
+        calls.clear()
+        c.add(["one more"])
+        assert len(calls) == 1  # flush at the end of add
+    with QdrantCollection("docs", tiny_encoder, path=tmp_path, progress=False) as reopened:
+        assert len(reopened) == 21
+
+
 def test_edge_is_the_default_engine(tmp_path, tiny_encoder, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with QdrantCollection("docs", tiny_encoder, progress=False) as collection:
@@ -305,7 +331,7 @@ def test_conflicting_engine_arguments(tiny_encoder, kwargs, match):
         QdrantCollection("docs", tiny_encoder, **kwargs)
 
 
-def test_api_key_never_shown(tiny_encoder, caplog):
+def test_api_key_never_shown(tiny_encoder, caplog, recwarn):
     secret = "sk-univec-test-0123456789"
     caplog.set_level(logging.DEBUG)
     with pytest.raises(CollectionError) as info:
@@ -315,12 +341,15 @@ def test_api_key_never_shown(tiny_encoder, caplog):
     assert secret not in str(info.value) and secret not in repr(info.value)
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert secret not in caplog.text
+    assert all(secret not in str(warning.message) for warning in recwarn)
 
 
 def test_repr_hides_the_api_key(tiny_encoder):
     from univec.integrations.qdrant._client import ClientEngine
 
-    engine = ClientEngine("docs", url="http://127.0.0.1:9", api_key="sk-secret-value")
+    engine = ClientEngine(
+        "docs", url="http://127.0.0.1:9", api_key="sk-secret-value", check_compatibility=False
+    )
     assert "sk-secret-value" not in repr(engine) and "127.0.0.1:9" in repr(engine)
     engine.close()
 
