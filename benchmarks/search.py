@@ -333,6 +333,8 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
         line += f"{ratio:>9.2f}x{r.recall:>11.3f}{disk:>12}"
         print(line)
     print()
+    if (args.docs, args.tokens, args.query_tokens) != (2000, 300, 20):
+        print("(the targets are set for 2,000 docs x 300 tokens and 20-token queries)")
     ok = True
     for r in results:
         target = TARGETS.get(r.engine)

@@ -26,6 +26,8 @@ ID = "id"
 DENSE = "dense"
 PAYLOAD = "payload"
 TOKENS = "tokens"
+#: Portable layout: int8 codes of the token vectors, for MaxSim bounds.
+TOKENS_INT8 = "tokens_int8"
 #: Sub-field of the native ``tokens`` StructArray holding one token vector.
 TOKEN_VECTOR = "vector"
 #: Collection properties recording what the portable layout packs into ``tokens``.
@@ -83,7 +85,7 @@ def stored_layout(description: dict[str, Any]) -> StoredSchema | None:
         sub = {f.get("name"): f for f in tokens.get("struct_fields", [])}
         vector = sub.get(TOKEN_VECTOR, {})
         return StoredSchema("native", dense_dim, _int(vector.get("params", {}).get("dim")))
-    if element == "VARCHAR":
+    if element == "VARCHAR" and TOKENS_INT8 in fields:
         properties = description.get("properties") or {}
         return StoredSchema("portable", dense_dim, _int(properties.get(MULTI_DIM_PROPERTY)))
     return None

@@ -212,7 +212,7 @@ class MilvusEngine:
                     ID: record.point_id,
                     DENSE: np.asarray(record.dense, np.float32).tolist(),
                     PAYLOAD: record.payload,
-                    TOKENS: layout.tokens_value(record.multi),
+                    **layout.token_fields(record.multi),
                 }
                 for record in batch
             ]
@@ -236,7 +236,7 @@ class MilvusEngine:
             if row is None:
                 continue
             payload = dict(row.get(PAYLOAD) or {})
-            multi = layout.tokens_of(row.get(TOKENS)) if with_multi else None
+            multi = layout.tokens_of(row) if with_multi else None
             records.append(
                 PointRecord(
                     point_id=point,

@@ -113,13 +113,13 @@ class NativeLayout:
         return {LAYOUT_PROPERTY: self.name}
 
     # ------------------------------------------------------------------ rows
-    def tokens_value(self, multi: np.ndarray) -> list[dict[str, np.ndarray]]:
-        """The ``tokens`` value of a row: one struct per token vector."""
-        return [{TOKEN_VECTOR: row} for row in np.asarray(multi, np.float32)]
+    def token_fields(self, multi: np.ndarray) -> dict[str, Any]:
+        """The token field of a row: one struct per token vector."""
+        return {TOKENS: [{TOKEN_VECTOR: row} for row in np.asarray(multi, np.float32)]}
 
-    def tokens_of(self, value: Any) -> np.ndarray:
-        """Token vectors from a row's ``tokens`` value."""
-        vectors = [element[TOKEN_VECTOR] for element in value or []]
+    def tokens_of(self, row: dict[str, Any]) -> np.ndarray:
+        """Token vectors from a row read with the ``tokens`` field."""
+        vectors = [element[TOKEN_VECTOR] for element in row.get(TOKENS) or []]
         if not vectors:
             return np.zeros((0, self.multi_dim), np.float32)
         return np.asarray(vectors, np.float32)

@@ -29,8 +29,6 @@ Fetching with ``get`` after the dense search beat returning the tokens from the 
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,50 +41,27 @@ from univec.integrations.milvus._detect import (
     MULTI_DIM_PROPERTY,
     PAYLOAD,
     TOKENS,
+    TOKENS_INT8,
+)
+from univec.integrations.milvus._packing import (
+    PIECE_BYTES,
+    maxsim_batch,
+    maxsim_bounds,
+    pack_int8,
+    pack_tokens,
+    survivors,
+    unpack_int8,
+    unpack_tokens,
 )
 
 if TYPE_CHECKING:
     from univec.integrations.milvus._engine import MilvusEngine
 
-#: Raw bytes per ARRAY element: a multiple of 3 (pieces concatenate as base64), and its base64
-#: form (65,532 characters) fits a VARCHAR of 65,535 bytes.
-PIECE_BYTES = 49_149
 MAX_PIECES = 4096  # the largest ARRAY capacity Milvus allows
-#: Rows per ``get`` while reading token vectors (larger pages were slower on Milvus Lite).
+#: Rows per ``get`` of float32 token vectors (larger pages were slower on Milvus Lite).
 TOKEN_PAGE = 100
-
-
-def pack_tokens(multi: np.ndarray) -> list[str]:
-    """Token vectors as base64 pieces of little-endian float32 bytes."""
-    raw = np.ascontiguousarray(multi, dtype="<f4").tobytes()
-    return [
-        base64.b64encode(raw[start : start + PIECE_BYTES]).decode("ascii")
-        for start in range(0, len(raw), PIECE_BYTES)
-    ]
-
-
-def unpack_tokens(pieces: Sequence[str], dim: int) -> np.ndarray:
-    """The ``(n_tokens, dim)`` float32 array that :func:`pack_tokens` packed (read-only)."""
-    raw = base64.b64decode("".join(pieces)) if pieces else b""
-    return np.frombuffer(raw, dtype="<f4").reshape(-1, dim)
-
-
-def maxsim_batch(query: np.ndarray, documents: Sequence[np.ndarray]) -> np.ndarray:
-    """MaxSim of one query against many documents with one matrix product.
-
-    The same sums as :func:`univec.maxsim` (empty documents score 0), but one BLAS call for a
-    page of candidates instead of one per document: 2-10x faster, most on a busy machine.
-    """
-    scores = np.zeros(len(documents), dtype=np.float32)
-    filled = [i for i, document in enumerate(documents) if len(document)]
-    if not filled or not len(query):
-        return scores
-    lengths = np.array([len(documents[i]) for i in filled])
-    tokens = np.concatenate([documents[i] for i in filled]).astype(np.float32, copy=False)
-    similarities = np.asarray(query, np.float32) @ tokens.T  # (query tokens, all tokens)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    scores[filled] = np.maximum.reduceat(similarities, starts, axis=1).sum(axis=0)
-    return scores
+#: Rows per ``get`` of int8 codes (a quarter of the bytes).
+INT8_PAGE = 400
 
 
 class PortableLayout:
@@ -109,13 +84,14 @@ class PortableLayout:
         fields.add_field(ID, DataType.VARCHAR, is_primary=True, max_length=64)
         fields.add_field(DENSE, DataType.FLOAT_VECTOR, dim=schema.dense_dim)
         fields.add_field(PAYLOAD, DataType.JSON)
-        fields.add_field(
-            TOKENS,
-            DataType.ARRAY,
-            element_type=DataType.VARCHAR,
-            max_length=65_535,
-            max_capacity=MAX_PIECES,
-        )
+        for name in (TOKENS, TOKENS_INT8):
+            fields.add_field(
+                name,
+                DataType.ARRAY,
+                element_type=DataType.VARCHAR,
+                max_length=65_535,
+                max_capacity=MAX_PIECES,
+            )
         return fields
 
     def index_params(self, client: Any) -> Any:
@@ -129,17 +105,17 @@ class PortableLayout:
         return {LAYOUT_PROPERTY: self.name, MULTI_DIM_PROPERTY: str(schema.multi_dim)}
 
     # ------------------------------------------------------------------ rows
-    def tokens_value(self, multi: np.ndarray) -> list[str]:
-        """The ``tokens`` value of a row."""
-        return pack_tokens(multi)
+    def token_fields(self, multi: np.ndarray) -> dict[str, Any]:
+        """The token fields of a row."""
+        return {TOKENS: pack_tokens(multi), TOKENS_INT8: pack_int8(multi)}
 
-    def tokens_of(self, value: Any) -> np.ndarray:
-        """Token vectors from a row's ``tokens`` value."""
-        return unpack_tokens(value or [], self.multi_dim).copy()
+    def tokens_of(self, row: dict[str, Any]) -> np.ndarray:
+        """Token vectors (a writable copy) from a row read with the ``tokens`` field."""
+        return unpack_tokens(row.get(TOKENS) or [], self.multi_dim).copy()
 
     def row_bytes(self, record: PointRecord) -> int:
         """Approximate request bytes of one row (to size upsert batches)."""
-        return int(np.asarray(record.multi).size) * 16 // 3 + 4096
+        return int(np.asarray(record.multi).size) * 7 + 4096
 
     # ------------------------------------------------------------------ search
     def search(
@@ -153,39 +129,45 @@ class PortableLayout:
         candidates: int,
         expression: str | None,
     ) -> list[EngineHit]:
-        """Dense search in Milvus; ``hybrid`` and ``multi`` rerank fetched rows by exact MaxSim."""
+        """Dense search in Milvus; ``hybrid`` and ``multi`` score candidates by exact MaxSim.
+
+        Candidates are first bounded from their int8 codes; only those whose upper bound
+        reaches the ``limit``-th lower bound are read in float32 and scored exactly.
+        """
         if mode == "dense":
             return engine.dense_search(dense, limit, expression, with_payload=True)
         query = np.asarray(multi, np.float32)
         if mode == "hybrid":
             pool = [hit.point_id for hit in engine.dense_search(dense, candidates, expression)]
-            rows = engine.get_rows(pool, [PAYLOAD, TOKENS])
-            scores = self._scores(query, rows)
-            order = np.argsort(-scores, kind="stable")[:limit]
-            return [EngineHit(rows[i][ID], float(scores[i]), rows[i][PAYLOAD]) for i in order]
-        return self._scan(engine, query, limit, expression)
+        else:
+            pool = engine.list_ids(expression)
+        return self._rerank(engine, query, pool, limit)
 
-    def _scores(self, query: np.ndarray, rows: list[dict[str, Any]]) -> np.ndarray:
-        tokens = [unpack_tokens(row.get(TOKENS) or [], self.multi_dim) for row in rows]
-        return maxsim_batch(query, tokens)
-
-    def _scan(
-        self, engine: MilvusEngine, query: np.ndarray, limit: int, expression: str | None
+    def _rerank(
+        self, engine: MilvusEngine, query: np.ndarray, pool: list[str], limit: int
     ) -> list[EngineHit]:
-        """Exact MaxSim over every matching point, reading token vectors page by page."""
-        ids = engine.list_ids(expression)
-        scores = np.full(len(ids), -np.inf, dtype=np.float32)
-        position = {point: index for index, point in enumerate(ids)}
-        for start in range(0, len(ids), TOKEN_PAGE):
-            rows = engine.get_rows(ids[start : start + TOKEN_PAGE], [TOKENS], page=TOKEN_PAGE)
-            scores[[position[row[ID]] for row in rows]] = self._scores(query, rows)
-        if not ids:
-            return []
-        top = np.argsort(-scores, kind="stable")[:limit]
-        best = [ids[i] for i in top if np.isfinite(scores[i])]
-        payloads = {row[ID]: row[PAYLOAD] for row in engine.get_rows(best, [PAYLOAD])}
-        return [
-            EngineHit(point, float(scores[position[point]]), payloads[point])
-            for point in best
-            if point in payloads  # deleted meanwhile
-        ]
+        """The ``limit`` best of ``pool`` by exact MaxSim, reading few float32 vectors."""
+        lower = np.zeros(len(pool), np.float32)
+        upper = np.zeros(len(pool), np.float32)
+        position = {point: index for index, point in enumerate(pool)}
+        seen = np.zeros(len(pool), dtype=bool)
+        for start in range(0, len(pool), INT8_PAGE):
+            rows = engine.get_rows(pool[start : start + INT8_PAGE], [TOKENS_INT8], page=INT8_PAGE)
+            at = [position[row[ID]] for row in rows]
+            sketches = [unpack_int8(row.get(TOKENS_INT8) or [], self.multi_dim) for row in rows]
+            lower[at], upper[at] = maxsim_bounds(query, sketches)
+            seen[at] = True
+        pool = [point for point, present in zip(pool, seen, strict=True) if present]
+        lower, upper = lower[seen], upper[seen]
+        finalists = [pool[i] for i in survivors(lower, upper, limit)]
+        hits: list[EngineHit] = []
+        for start in range(0, len(finalists), TOKEN_PAGE):
+            rows = engine.get_rows(finalists[start : start + TOKEN_PAGE], [PAYLOAD, TOKENS])
+            tokens = [unpack_tokens(row.get(TOKENS) or [], self.multi_dim) for row in rows]
+            scores = maxsim_batch(query, tokens)
+            hits.extend(
+                EngineHit(row[ID], float(score), row[PAYLOAD])
+                for row, score in zip(rows, scores, strict=True)
+            )
+        hits.sort(key=lambda hit: hit.score, reverse=True)
+        return hits[:limit]

@@ -40,6 +40,7 @@ class EdgeEngine:
         path: Directory holding the collections (each one is a sub-directory).
         name: Collection name.
         hnsw: HNSW settings of the dense vector.
+        segments: Target number of optimized segments (default: 4 per core, at least 8).
     """
 
     #: Qdrant Edge runs no background optimizer, so this engine runs it. While writing, each
@@ -48,7 +49,7 @@ class EdgeEngine:
     #: optimizes what is left (a no-op while the appendable segment is small). Optimized
     #: segments store token vectors compactly (MaxSim ~1.7x faster) and are searched in
     #: parallel, one thread per segment.
-    optimize_min_points: int = 512
+    optimize_min_points: int = 256
 
     def __init__(
         self,
@@ -61,9 +62,9 @@ class EdgeEngine:
         self._edge = require("qdrant_edge", "qdrant")
         self.path = Path(path) / name
         self.hnsw = hnsw or HnswSettings()
-        # Qdrant keeps one (small) appendable segment beside the optimized ones: aim for two
-        # optimized segments per core so that every core has work.
-        self.segments = segments or max(4, 2 * (os.cpu_count() or 1))
+        # Several optimized segments per core keep the search threads evenly loaded (measured
+        # on 2 cores, 2,000 x 300 tokens: 8 segments score MaxSim ~1.7x faster than 2).
+        self.segments = segments or max(8, 4 * (os.cpu_count() or 1))
         self._shard: Any = None
         self._written = 0  # points upserted since the last optimization
         self._points = 0  # points in the shard (an estimate: upserts may replace)
@@ -129,9 +130,10 @@ class EdgeEngine:
         points = [
             edge.Point(
                 record.point_id,
+                # Lists convert ~2x faster than arrays in qdrant-edge-py's bindings.
                 {
-                    DENSE: np.ascontiguousarray(record.dense, np.float32),
-                    MULTI: np.ascontiguousarray(record.multi, np.float32),
+                    DENSE: np.asarray(record.dense, np.float32).tolist(),
+                    MULTI: np.asarray(record.multi, np.float32).tolist(),
                 },
                 record.payload,
             )
@@ -194,15 +196,17 @@ class EdgeEngine:
         native = self._filter(filter)
         params = edge.SearchParams(hnsw_ef=max(self.hnsw.ef_search, candidates, limit))
         if mode == "dense":
-            query = edge.Query.Nearest(np.asarray(dense, np.float32), using=DENSE)
+            query = edge.Query.Nearest(np.asarray(dense, np.float32).tolist(), using=DENSE)
             request = edge.QueryRequest(
                 limit=limit, query=query, filter=native, params=params, with_payload=True
             )
         else:
-            query = edge.Query.Nearest(np.asarray(multi, np.float32), using=MULTI)
+            query = edge.Query.Nearest(np.asarray(multi, np.float32).tolist(), using=MULTI)
             prefetches = None
             if mode == "hybrid":
-                prefetch_query = edge.Query.Nearest(np.asarray(dense, np.float32), using=DENSE)
+                prefetch_query = edge.Query.Nearest(
+                    np.asarray(dense, np.float32).tolist(), using=DENSE
+                )
                 prefetches = [
                     edge.Prefetch(
                         limit=candidates, query=prefetch_query, filter=native, params=params
@@ -243,8 +247,12 @@ class EdgeEngine:
         return self._shard
 
     def disk_bytes(self) -> int:
-        """Bytes the shard directory takes on disk."""
-        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+        """Bytes the shard directory takes on disk.
+
+        Counts allocated blocks: Qdrant preallocates sparse files, whose apparent size
+        overstates it.
+        """
+        return sum(_allocated(f) for f in self.path.rglob("*") if f.is_file())
 
     # ------------------------------------------------------------------ helpers
     def _filter(self, filter: Sequence[FieldCondition] | Any | None) -> Any:
@@ -292,6 +300,12 @@ class EdgeEngine:
             raise CollectionError(
                 f"Qdrant Edge failed on the collection at {str(self.path)!r}: {exc}"
             ) from exc
+
+
+def _allocated(file: Path) -> int:
+    status = file.stat()
+    blocks = getattr(status, "st_blocks", None)  # absent on Windows
+    return int(blocks) * 512 if blocks is not None else int(status.st_size)
 
 
 def _vector_facts(params: dict[str, Any]) -> dict[str, Any]:

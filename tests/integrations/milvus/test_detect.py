@@ -47,17 +47,18 @@ def _fields(tokens: dict) -> list[dict]:
 
 
 def test_portable_schema_as_milvus_lite_describes_it():
+    pieces = {
+        "type": DataType.ARRAY,
+        "params": {"max_capacity": 4096},
+        "element_type": DataType.VARCHAR,
+    }
     described = {
-        "fields": _fields(
-            {
-                "type": DataType.ARRAY,
-                "params": {"max_capacity": 4096},
-                "element_type": DataType.VARCHAR,
-            }
-        ),
+        "fields": [*_fields(pieces), {"name": "tokens_int8", **pieces}],
         "properties": {"univec.layout": "portable", "univec.multi_dim": "128"},
     }
     assert stored_layout(described) == StoredSchema("portable", 64, 128)
+    described["fields"].pop()  # without the int8 codes it is not a univec collection
+    assert stored_layout(described) is None
 
 
 def test_native_schema_as_pymilvus_describes_a_struct_array():

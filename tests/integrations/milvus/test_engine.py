@@ -16,10 +16,14 @@ from univec.collection import (
 from univec.errors import ConfigurationError, SchemaMismatchError
 from univec.integrations.milvus import _engine, _portable
 from univec.integrations.milvus._engine import MilvusEngine
-from univec.integrations.milvus._portable import (
+from univec.integrations.milvus._packing import (
     PIECE_BYTES,
     maxsim_batch,
+    maxsim_bounds,
+    pack_int8,
     pack_tokens,
+    survivors,
+    unpack_int8,
     unpack_tokens,
 )
 
@@ -98,6 +102,37 @@ def test_maxsim_batch_equals_maxsim_per_document(corpus):
     expected = [univec.maxsim(corpus["query"], d) for d in documents]
     assert maxsim_batch(corpus["query"], documents) == pytest.approx(expected, abs=1e-5)
     assert maxsim_batch(corpus["query"], []).shape == (0,)
+
+
+def test_int8_bounds_always_contain_the_exact_maxsim():
+    rng = np.random.default_rng(3)
+    documents = [
+        rng.normal(size=(n, 128)).astype(np.float32) * rng.uniform(0.1, 5)  # any norms
+        for n in (1, 7, 300, 64)
+    ]
+    documents += [np.zeros((0, 128), np.float32), np.zeros((3, 128), np.float32)]
+    query = rng.normal(size=(9, 128)).astype(np.float32)
+    sketches = [unpack_int8(pack_int8(d), 128) for d in documents]
+    assert [len(codes) for codes, _, _ in sketches] == [len(d) for d in documents]
+    lower, upper = maxsim_bounds(query, sketches)
+    exact = np.array([univec.maxsim(query, d) for d in documents])
+    assert np.all(lower <= exact + 1e-4) and np.all(exact <= upper + 1e-4)
+    assert np.all(upper - lower < 0.05 * (np.abs(exact) + 1))  # and they are tight
+
+
+def test_survivors_keep_every_possible_top_k_document():
+    rng = np.random.default_rng(5)
+    query = rng.normal(size=(16, 128)).astype(np.float32)
+    documents = [
+        rng.normal(size=(int(n), 128)).astype(np.float32) for n in rng.integers(1, 80, 300)
+    ]
+    lower, upper = maxsim_bounds(query, [unpack_int8(pack_int8(d), 128) for d in documents])
+    exact = np.array([univec.maxsim(query, d) for d in documents])
+    for k in (1, 10, 50):
+        kept = set(survivors(lower, upper, k).tolist())
+        assert set(np.argsort(-exact)[:k].tolist()) <= kept
+        assert len(kept) < len(documents)  # and some were pruned
+    assert survivors(lower[:3], upper[:3], 10).tolist() == [0, 1, 2]
 
 
 # --------------------------------------------------------------------------- search
@@ -274,15 +309,23 @@ def test_invalid_names_are_refused_before_connecting(name):
         MilvusEngine(name, uri="http://127.0.0.1:9")
 
 
-def test_page_size_of_the_multi_scan(engine, corpus, monkeypatch):
-    monkeypatch.setattr(_portable, "TOKEN_PAGE", 7)
-    pages = []
+def test_multi_bounds_from_int8_pages_then_reads_few_float32_rows(engine, corpus, monkeypatch):
+    monkeypatch.setattr(_portable, "INT8_PAGE", 7)
+    monkeypatch.setattr(_portable, "TOKEN_PAGE", 5)
+    calls = []
     get = engine.client.get
     monkeypatch.setattr(
-        engine.client, "get", lambda *a, **k: pages.append(len(k["ids"])) or get(*a, **k)
+        engine.client,
+        "get",
+        lambda *a, **k: calls.append((k["output_fields"], len(k["ids"]))) or get(*a, **k),
     )
     hits = engine.search(
         mode="multi", dense=None, multi=corpus["query"], limit=2, candidates=2, filter=None
     )
-    assert _ids(hits) == np.argsort(-_exact(corpus), kind="stable")[:2].tolist()
-    assert max(pages[:-1]) == 7 and sum(pages[:-1]) == 40  # the last get reads the payloads
+    exact = _exact(corpus)
+    assert _ids(hits) == np.argsort(-exact, kind="stable")[:2].tolist()
+    assert [h.score for h in hits] == pytest.approx(np.sort(exact)[::-1][:2], abs=1e-4)
+    int8 = [n for fields, n in calls if fields == ["tokens_int8"]]
+    assert max(int8) == 7 and sum(int8) == 40  # every document bounded from its int8 codes
+    float32 = [n for fields, n in calls if "tokens" in fields]
+    assert max(float32) <= 5 and 2 <= sum(float32) < 20  # few read in full

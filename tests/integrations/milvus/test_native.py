@@ -107,7 +107,7 @@ def test_rows_serialise_as_struct_arrays_of_the_token_vectors():
             "id": "a",
             "dense": np.zeros(64).tolist(),
             "payload": {"k": 1},
-            "tokens": layout.tokens_value(multi),
+            **layout.token_fields(multi),
         }
     ]
     described = DescribedSchema(
@@ -122,9 +122,9 @@ def test_rows_serialise_as_struct_arrays_of_the_token_vectors():
     assert vectors.dim == 128
     assert np.array_equal(np.asarray(vectors.float_vector.data, np.float32).reshape(3, 128), multi)
     # and back, as a query returns them
-    returned = [{"vector": list(row)} for row in multi]
+    returned = {"tokens": [{"vector": list(row)} for row in multi]}
     assert np.array_equal(layout.tokens_of(returned), multi)
-    assert layout.tokens_of([]).shape == (0, 128)
+    assert layout.tokens_of({"tokens": []}).shape == (0, 128)
 
 
 def test_maxsim_search_is_an_embedding_list_query_with_max_sim_ip():
