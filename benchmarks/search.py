@@ -242,9 +242,6 @@ TARGETS: dict[str, Target] = {
     "qdrant-edge": Target(hybrid_recall=0.95, hybrid_p50_ms=25.0, multi_vs_numpy=1.0),
     "milvus-lite": Target(hybrid_recall=0.95, hybrid_p50_ms=250.0),
 }
-#: Engines whose exact "multi" reads every document's token vectors per query (Milvus Lite's
-#: portable layout: ~3 s at 2,000 docs x 300 tokens) time only this many "multi" queries.
-MULTI_QUERIES: dict[str, int] = {"milvus-lite": 5}
 
 
 # --------------------------------------------------------------------------- measuring
@@ -283,8 +280,6 @@ def measure(
     for mode in MODES:
         for index in range(-1, len(corpus.queries)):  # -1: one warm-up query
             for name, engine in engines.items():
-                if mode == "multi" and index >= MULTI_QUERIES.get(name, len(corpus.queries)):
-                    continue
                 query = max(index, 0)
                 begin = time.perf_counter()
                 hits = engine.search(

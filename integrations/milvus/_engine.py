@@ -6,7 +6,6 @@ how token vectors are stored, how MaxSim is scored) lives in ``_native.py`` / ``
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,21 +31,11 @@ from univec.errors import (
     InvalidArgumentError,
     SchemaMismatchError,
 )
-from univec.integrations.milvus._detect import (
-    DENSE,
-    ID,
-    LAYOUTS,
-    PAYLOAD,
-    TOKENS,
-    check_stored,
-    stored_layout,
-    supports_native,
-)
+from univec.integrations.milvus._create import open_layout
+from univec.integrations.milvus._detect import DENSE, ID, LAYOUTS, PAYLOAD, TOKENS
 from univec.integrations.milvus._filters import both, first_parts, quote, to_expression
 from univec.integrations.milvus._native import NativeLayout
 from univec.integrations.milvus._portable import PortableLayout
-
-logger = logging.getLogger(__name__)
 
 #: Where Milvus Lite keeps collections when no ``uri`` or ``client`` is given.
 DEFAULT_URI = "./univec.db"
@@ -129,78 +118,14 @@ class MilvusEngine:
 
     # ------------------------------------------------------------------ schema
     def ensure_collection(self, schema: CollectionSchema) -> None:
-        """Create the collection (native layout where supported), or check the existing one."""
-        where = f"Milvus collection {self.name!r}"
-        if self._call(self.client.has_collection, self.name):
-            stored = stored_layout(self._call(self.client.describe_collection, self.name))
-            check_stored(where, schema, stored)
-            assert stored is not None  # check_stored raised otherwise
-            if self.requested_layout not in ("auto", stored.layout):
-                raise SchemaMismatchError(
-                    f"{where} uses the {stored.layout} layout, not {self.requested_layout}: "
-                    f"pass layout='auto' (or {stored.layout!r}), or use another collection name."
-                )
-            self.layout = _make_layout(stored.layout, schema.multi_dim)
-            self._call(self.client.load_collection, self.name)  # Milvus Lite reopens released
-            return
-        if self._wants_native() and self._create_native(schema):
-            return
-        if self.requested_layout == "native":
-            raise ConfigurationError(
-                f"The Milvus at {_display(self.uri or 'client')!r} cannot hold the native layout "
-                "(it needs Milvus >= 2.6.4 with StructArray fields; Milvus Lite has none). "
-                "Pass layout='auto' or 'portable'."
-            )
-        layout = PortableLayout(schema.multi_dim)
-        self._call(
-            self.client.create_collection,
-            self.name,
-            schema=layout.collection_schema(self.client, schema),
-            index_params=layout.index_params(self.client),
-            properties=layout.properties(schema),
-            consistency_level="Strong",
-        )
-        self.layout = layout
-        logger.debug("Created Milvus collection %r with the portable layout.", self.name)
+        """Create the collection (native layout where supported), or check the existing one.
 
-    def _wants_native(self) -> bool:
-        if self.requested_layout == "portable":
-            return False
-        version = str(self._call(self.client.get_server_version))
-        native = supports_native(version)
-        if not native and self.requested_layout == "auto":
-            logger.debug("Milvus %s: portable layout for %r.", version, self.name)
-        return native or self.requested_layout == "native"
-
-    def _create_native(self, schema: CollectionSchema) -> bool:
-        """Create a native collection; ``False`` (and nothing left behind) if the server can't."""
-        layout = NativeLayout(schema.multi_dim)
-        try:
-            fields = layout.collection_schema(self.client, schema)
-        except (AttributeError, ImportError, TypeError) as exc:  # a pymilvus without structs
-            logger.debug("pymilvus cannot build StructArray fields: %s", exc)
-            return False
-        self._call(
-            self.client.create_collection,
-            self.name,
-            schema=fields,
-            properties=layout.properties(schema),
-            consistency_level="Strong",
-        )
-        # Milvus Lite (and servers without StructArray) accept the field and drop it.
-        stored = stored_layout(self._call(self.client.describe_collection, self.name))
-        try:
-            if stored is None or stored.layout != "native":
-                raise CollectionError("the StructArray field was dropped at creation")
-            self._call(self.client.create_index, self.name, layout.index_params(self.client))
-            self._call(self.client.load_collection, self.name)
-        except CollectionError as exc:
-            logger.info("Milvus cannot hold the native layout (%s); using the portable one.", exc)
-            self._call(self.client.drop_collection, self.name)
-            return False
-        self.layout = layout
-        logger.debug("Created Milvus collection %r with the native layout.", self.name)
-        return True
+        Raises:
+            SchemaMismatchError: The existing collection has other dimensions or layout, or
+                was not created by univec.
+            ConfigurationError: ``layout="native"`` on a Milvus that cannot hold it.
+        """
+        self.layout = open_layout(self, schema)
 
     # ------------------------------------------------------------------ writes
     def upsert(self, records: Sequence[PointRecord]) -> None:
@@ -216,13 +141,13 @@ class MilvusEngine:
                 }
                 for record in batch
             ]
-            self._call(self.client.upsert, self.name, rows)
+            self.call(self.client.upsert, self.name, rows)
 
     def delete(self, point_ids: Sequence[str]) -> None:
         """Delete rows; missing ids are ignored."""
         ids = list(dict.fromkeys(point_ids))
         for start in range(0, len(ids), 1000):
-            self._call(self.client.delete, self.name, ids=ids[start : start + 1000])
+            self.call(self.client.delete, self.name, ids=ids[start : start + 1000])
 
     # ------------------------------------------------------------------ reads
     def retrieve(self, point_ids: Sequence[str], *, with_multi: bool = False) -> list[PointRecord]:
@@ -259,7 +184,7 @@ class MilvusEngine:
         return self._count(first_parts(to_expression(filter)))
 
     def _count(self, expression: str | None) -> int:
-        rows = self._call(
+        rows = self.call(
             self.client.query, self.name, filter=expression or "", output_fields=["count(*)"]
         )
         return int(rows[0]["count(*)"]) if rows else 0
@@ -295,21 +220,34 @@ class MilvusEngine:
         with_payload: bool = False,
     ) -> list[EngineHit]:
         """Cosine search of the dense vectors (payloads only if ``with_payload``)."""
-        return self.run_search(
-            {
-                "data": [np.asarray(vector, np.float32).tolist()],
-                "anns_field": DENSE,
-                "limit": limit,
-                "filter": expression or "",
-                # An empty list would return every field, token vectors included.
-                "output_fields": [PAYLOAD] if with_payload else [ID],
-                "search_params": {"metric_type": "COSINE"},
-            }
+        fields = [PAYLOAD] if with_payload else [ID]
+        return [
+            EngineHit(row[ID], row["distance"], dict(row.get(PAYLOAD) or {}))
+            for row in self.dense_rows(vector, limit, expression, fields)
+        ]
+
+    def dense_rows(
+        self, vector: np.ndarray | None, limit: int, expression: str | None, fields: list[str]
+    ) -> list[dict[str, Any]]:
+        """Cosine search returning rows: ``id``, ``distance`` and the ``fields`` asked for."""
+        results = self.call(
+            self.client.search,
+            self.name,
+            data=[np.asarray(vector, np.float32).tolist()],
+            anns_field=DENSE,
+            limit=limit,
+            filter=expression or "",
+            output_fields=fields,  # never empty: [] returns every field, token vectors included
+            search_params={"metric_type": "COSINE"},
         )
+        return [
+            {**(hit.get("entity") or {}), ID: str(hit["id"]), "distance": float(hit["distance"])}
+            for hit in (results[0] if results else [])
+        ]
 
     def run_search(self, request: dict[str, Any]) -> list[EngineHit]:
         """One ``MilvusClient.search`` of one query vector (or embedding list)."""
-        results = self._call(self.client.search, self.name, **request)
+        results = self.call(self.client.search, self.name, **request)
         hits = results[0] if results else []
         return [
             EngineHit(
@@ -328,7 +266,7 @@ class MilvusEngine:
         rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), page):
             rows.extend(
-                self._call(
+                self.call(
                     self.client.get, self.name, ids=ids[start : start + page], output_fields=fields
                 )
             )
@@ -345,7 +283,7 @@ class MilvusEngine:
         while prefixes:
             prefix = prefixes.pop()
             narrowed = both(f"{ID} like {quote(prefix + '%')}" if prefix else None, expression)
-            rows = self._call(
+            rows = self.call(
                 self.client.query,
                 self.name,
                 filter=narrowed or "",
@@ -376,7 +314,8 @@ class MilvusEngine:
             raise CollectionError(f"The Milvus collection {self.name!r} is not open yet.")
         return self.layout
 
-    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one client call; its errors become :class:`CollectionError` without the token."""
         try:
             return method(*args, **kwargs)
         except (SchemaMismatchError, InvalidArgumentError, ConfigurationError):
@@ -389,10 +328,6 @@ class MilvusEngine:
     def _scrub(self, exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
         return text.replace(self._secret, "***") if self._secret else text
-
-
-def _make_layout(name: str, multi_dim: int) -> NativeLayout | PortableLayout:
-    return NativeLayout(multi_dim) if name == "native" else PortableLayout(multi_dim)
 
 
 def _batches(records: Sequence[PointRecord], size_of: Any) -> Iterator[list[PointRecord]]:

@@ -1,30 +1,35 @@
 """The portable layout: Milvus Lite and servers without StructArray fields.
 
 Each point is one row: ``id`` (the point id), ``dense`` (cosine, AUTOINDEX), ``payload`` (JSON)
-and ``tokens``, the point's float32 token vectors packed as base64 text in an ARRAY of VARCHAR
-(pieces of 49,149 bytes, a multiple of 3, so the pieces concatenate into one base64 string
-and every piece stays under the 65,535-byte VARCHAR cap of servers). A ``hybrid`` search asks
-for the dense candidates, fetches their rows by id in one ``get`` and reranks them with exact
-MaxSim in NumPy; ``multi`` scores every row the same way, reading them in pages.
+and two encodings of its token vectors, base64 text in ARRAYs of VARCHAR (see ``_packing``):
+``tokens`` (float32, exact) and ``tokens_int8`` (int8 codes + error norms, a quarter of the
+bytes). A ``hybrid`` search is two requests: the dense search returns the candidates' int8
+codes, which bound each candidate's MaxSim from below and above; only candidates whose upper
+bound reaches the k-th best lower bound (typically 10-40 of 256) are read in float32 with one
+``get`` and scored exactly in NumPy. The result is the exact MaxSim top k of the candidates.
+``multi`` does the same over every row, reading int8 codes in pages.
 
-Why packed rows (measured on this project's 2-core CI machine, Milvus Lite 3.2.2, 2,000 docs x
-300 tokens of 128-d, fetching 100 candidates; other processes were running, so +-40%):
+Measured on this project's 2-core machine (Milvus Lite 3.2.2, 2,000 docs x 300 tokens of
+128-d; other jobs were running, so +-40%). First, how to store the float32 vectors, fetching
+100 candidates after the dense search:
 
 =====================================  ============  ===================  =============
 storage of the token vectors           ingest doc/s  search + fetch p50   multi scan
 =====================================  ============  ===================  =============
-one row per token, ``get`` by key          35           1,995 ms              --
-VARCHAR, one base64 string per point       58             138 ms            7.7 s
-JSON ``{"b": base64}``                    153             143 ms            6.4 s
-ARRAY of VARCHAR pieces (chosen)          247           140-240 ms          3.3 s
+one row per token, ``get`` by key            35         1,995 ms               --
+one VARCHAR of base64 per point              58         138-213 ms           7.7 s
+JSON ``{"b": base64}`` per point            153         143-244 ms           6.4 s
+ARRAY of VARCHAR pieces                     247         140-276 ms           3.3 s
 =====================================  ============  ===================  =============
 
 Rows per token move 30,000 float lists per query through gRPC; packed rows move 100 strings.
 A single VARCHAR is slow to insert (pymilvus checks long strings character by character) and,
-like a JSON value, is capped at 64 KB on servers; the ARRAY of pieces has neither problem.
-Fetching with ``get`` after the dense search beat returning the tokens from the search itself
-(search + output fields: 146-390 ms). The multi scan reads 100 rows per ``get`` (250 rows: 4.9 s,
-500 rows: 8.0 s; query pages with a primary-key cursor: 5-8 s).
+like a JSON value, is capped at 64 KB on servers; ARRAY pieces have neither problem. Then, at
+the benchmark's 256 candidates (``benchmarks/search.py``): reranking from the float32 pieces
+alone took 690 ms per hybrid query (multi: 5.1 s); bounding from int8 codes first takes
+150-265 ms (multi: 1.2-1.5 s), for 27% more disk (260 KB per document). The int8 codes are
+cheapest returned by the search itself (76 ms vs 87 ms with a separate ``get``); the float32
+vectors of the finalists by ``get`` (search output fields were 1.1-2.6x slower for them).
 """
 
 from __future__ import annotations
@@ -137,32 +142,35 @@ class PortableLayout:
         if mode == "dense":
             return engine.dense_search(dense, limit, expression, with_payload=True)
         query = np.asarray(multi, np.float32)
-        if mode == "hybrid":
-            pool = [hit.point_id for hit in engine.dense_search(dense, candidates, expression)]
+        if mode == "hybrid":  # the candidates' int8 codes come with the dense search
+            rows = engine.dense_rows(dense, candidates, expression, [TOKENS_INT8])
+            lower, upper = self._bounds(query, rows)
+            pool = [row[ID] for row in rows]
         else:
             pool = engine.list_ids(expression)
-        return self._rerank(engine, query, pool, limit)
-
-    def _rerank(
-        self, engine: MilvusEngine, query: np.ndarray, pool: list[str], limit: int
-    ) -> list[EngineHit]:
-        """The ``limit`` best of ``pool`` by exact MaxSim, reading few float32 vectors."""
-        lower = np.zeros(len(pool), np.float32)
-        upper = np.zeros(len(pool), np.float32)
-        position = {point: index for index, point in enumerate(pool)}
-        seen = np.zeros(len(pool), dtype=bool)
-        for start in range(0, len(pool), INT8_PAGE):
-            rows = engine.get_rows(pool[start : start + INT8_PAGE], [TOKENS_INT8], page=INT8_PAGE)
-            at = [position[row[ID]] for row in rows]
-            sketches = [unpack_int8(row.get(TOKENS_INT8) or [], self.multi_dim) for row in rows]
-            lower[at], upper[at] = maxsim_bounds(query, sketches)
-            seen[at] = True
-        pool = [point for point, present in zip(pool, seen, strict=True) if present]
-        lower, upper = lower[seen], upper[seen]
+            lower = np.zeros(len(pool), np.float32)
+            upper = np.zeros(len(pool), np.float32)
+            for start in range(0, len(pool), INT8_PAGE):
+                chunk = pool[start : start + INT8_PAGE]
+                rows = _aligned(engine.get_rows(chunk, [TOKENS_INT8], page=INT8_PAGE), chunk)
+                stop = start + len(chunk)
+                lower[start:stop], upper[start:stop] = self._bounds(query, rows)
         finalists = [pool[i] for i in survivors(lower, upper, limit)]
+        return self._exact(engine, query, finalists, limit)
+
+    def _bounds(
+        self, query: np.ndarray, rows: list[dict[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        sketches = [unpack_int8(row.get(TOKENS_INT8) or [], self.multi_dim) for row in rows]
+        return maxsim_bounds(query, sketches)
+
+    def _exact(
+        self, engine: MilvusEngine, query: np.ndarray, points: list[str], limit: int
+    ) -> list[EngineHit]:
+        """The ``limit`` best of ``points`` by exact MaxSim of their float32 token vectors."""
         hits: list[EngineHit] = []
-        for start in range(0, len(finalists), TOKEN_PAGE):
-            rows = engine.get_rows(finalists[start : start + TOKEN_PAGE], [PAYLOAD, TOKENS])
+        for start in range(0, len(points), TOKEN_PAGE):
+            rows = engine.get_rows(points[start : start + TOKEN_PAGE], [PAYLOAD, TOKENS])
             tokens = [unpack_tokens(row.get(TOKENS) or [], self.multi_dim) for row in rows]
             scores = maxsim_batch(query, tokens)
             hits.extend(
@@ -171,3 +179,9 @@ class PortableLayout:
             )
         hits.sort(key=lambda hit: hit.score, reverse=True)
         return hits[:limit]
+
+
+def _aligned(rows: list[dict[str, Any]], ids: list[str]) -> list[dict[str, Any]]:
+    """``rows`` in the order of ``ids`` (servers answer in any order); ``{}`` where missing."""
+    by_id = {row[ID]: row for row in rows}
+    return [by_id.get(point, {ID: point}) for point in ids]

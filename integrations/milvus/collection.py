@@ -33,9 +33,11 @@ class MilvusCollection(MultiVectorCollection):
       indexed with ``MAX_SIM_IP``; Milvus scores MaxSim itself (``multi`` is approximate, by
       HNSW). Documents longer than 4,096 tokens are stored in parts.
     * *portable* (Milvus Lite, older servers): the token vectors are stored packed beside the
-      dense vector; ``hybrid`` fetches the dense candidates' tokens in one request and reranks
-      them with exact MaxSim, ``multi`` scores every document exactly (it reads all of them,
-      so prefer ``hybrid`` on large collections).
+      dense vector, in float32 and as int8 codes. ``hybrid`` bounds the dense candidates'
+      MaxSim from their int8 codes and scores the few that can make the top k exactly in
+      NumPy: the exact MaxSim ranking of the candidates, in two requests. ``multi`` does the
+      same over every document (it reads every document's int8 codes: prefer ``hybrid`` on
+      large collections).
 
     The layout of an existing collection is read from its schema. Filters are metadata dicts
     as for Qdrant, or a Milvus boolean expression string over the ``payload`` JSON field,

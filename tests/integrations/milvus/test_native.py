@@ -219,9 +219,7 @@ def test_server_gets_the_native_layout_and_scores_maxsim(native_collection, tiny
     assert len(native_collection) == 4
 
 
-def test_server_splits_documents_longer_than_a_struct_array(
-    native_collection, tiny_encoder, monkeypatch
-):
+def test_server_splits_documents_longer_than_a_struct_array(native_collection, tiny_encoder):
     native_collection.max_part_tokens = 40
     long_text = " ".join(f"Sentence {i} talks about topic {i % 7}." for i in range(12))
     native_collection.add([long_text, *TEXTS], ids=["long", *"abcde"])
