@@ -252,6 +252,11 @@ def normalize_filter(filter: Mapping[str, Any] | None) -> list[FieldCondition] |
             conditions.append(FieldCondition(key, tuple(value), "in"))
         else:
             conditions.append(FieldCondition(key, (value,), "eq"))
+        if not conditions[-1].values:
+            raise ConfigurationError(
+                f"Filter on {key!r} lists no values, so it would match no document. Drop the "
+                "condition, or give at least one value."
+            )
     return conditions
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -99,6 +99,7 @@ class Encoder:
         :meth:`api`. ``model=None`` (or absent) picks each backend's default model.
         """
         options = {key: value for key, value in options.items() if value is not None}
+        factory: Callable[..., Encoder]
         if backend == "local":
             options.pop("api_key", None)
             options.pop("base_url", None)
@@ -164,12 +165,20 @@ class Encoder:
     # ----------------------------------------------------------------- encoding
     @overload
     def encode(
-        self, inputs: Iterable[object], task: str, *, dimensions: int | None = ...,
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = ...,
         multivector: Literal[False] = ...,
     ) -> np.ndarray: ...
     @overload
     def encode(
-        self, inputs: Iterable[object], task: str, *, dimensions: None = ...,
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: None = ...,
         multivector: Literal[True],
     ) -> list[np.ndarray]: ...
     def encode(
@@ -201,7 +210,7 @@ class Encoder:
             items, spec, dense=not multivector, multi=multivector, dimensions=dimensions
         )
         self.usage += result.usage
-        return result.multi if multivector else result.dense  # type: ignore[return-value]
+        return result.multi if multivector else result.dense
 
     def encode_both(
         self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
@@ -234,7 +243,7 @@ class Encoder:
             items, spec, dense=not multivector, multi=multivector, dimensions=dimensions
         )
         self.usage += result.usage
-        return result.multi if multivector else result.dense  # type: ignore[return-value]
+        return result.multi if multivector else result.dense
 
     async def aencode_both(
         self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
@@ -243,7 +252,9 @@ class Encoder:
         items, spec = self._prepare(inputs, task, dimensions, False)
         if not items:
             return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
-        result = await self._backend.aembed(items, spec, dense=True, multi=True, dimensions=dimensions)
+        result = await self._backend.aembed(
+            items, spec, dense=True, multi=True, dimensions=dimensions
+        )
         self.usage += result.usage
         return result
 

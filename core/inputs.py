@@ -141,7 +141,9 @@ class Image:
                     f"Image file {str(self._source)!r} does not exist (any more). Check the path."
                 ) from exc
             except OSError as exc:
-                raise ImageLoadError(f"Cannot read image file {str(self._source)!r}: {exc}") from exc
+                raise ImageLoadError(
+                    f"Cannot read image file {str(self._source)!r}: {exc}"
+                ) from exc
         elif self.kind == "url":
             data = download(self._source, timeout=timeout)
         else:
@@ -179,7 +181,9 @@ class Image:
         return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def download(url: str, *, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT, limit: int = MAX_IMAGE_BYTES) -> bytes:
+def download(
+    url: str, *, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT, limit: int = MAX_IMAGE_BYTES
+) -> bytes:
     """Download ``url`` with a size cap and a deadline for the whole transfer.
 
     Raises:
@@ -213,9 +217,7 @@ def download(url: str, *, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT, limit: int 
                     break
                 size += len(chunk)
                 if size > limit:
-                    raise ImageLoadError(
-                        f"Image at {url!r} is over the {limit:,}-byte limit."
-                    )
+                    raise ImageLoadError(f"Image at {url!r} is over the {limit:,}-byte limit.")
                 chunks.append(chunk)
     except ImageLoadError:
         raise
@@ -254,7 +256,11 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
         InputFileNotFoundError: A ``Path`` item does not exist.
         ImageLoadError: An image URL has a non-http(s) scheme.
     """
-    if isinstance(inputs, (str, bytes)) or _is_pil_image(inputs) or isinstance(inputs, (Image, Path)):
+    if (
+        isinstance(inputs, (str, bytes))
+        or _is_pil_image(inputs)
+        or isinstance(inputs, (Image, Path))
+    ):
         raise InvalidInputError(
             f"inputs must be a list of items, got a single {type(inputs).__name__}. "
             "Wrap it in a list: encode([item], ...)."

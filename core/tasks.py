@@ -60,9 +60,7 @@ def resolve_task(task: object) -> TaskSpec:
         hint = ""
         if task in FAMILIES:
             hint = f" {task!r} is a task family: use {family_tasks(str(task))}."
-        raise InvalidTaskError(
-            f"Unknown task {task!r}.{hint} Use one of: {', '.join(TASKS)}."
-        )
+        raise InvalidTaskError(f"Unknown task {task!r}.{hint} Use one of: {', '.join(TASKS)}.")
     return spec
 
 
@@ -78,6 +76,4 @@ def family_tasks(family: str) -> tuple[str, str]:
         return ("text-matching", "text-matching")
     if family in ("retrieval", "code"):
         return (f"{family}.query", f"{family}.passage")
-    raise InvalidTaskError(
-        f"Unknown task family {family!r}. Use one of: {', '.join(FAMILIES)}."
-    )
+    raise InvalidTaskError(f"Unknown task family {family!r}. Use one of: {', '.join(FAMILIES)}.")

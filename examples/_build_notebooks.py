@@ -70,7 +70,9 @@ print(doc_vectors.shape, doc_vectors.dtype)
 print(np.round(scores, 3))
 assert np.allclose(np.linalg.norm(doc_vectors, axis=1), 1.0, atol=1e-5)
 """),
-    md("## Matryoshka dimensions\nSmaller vectors, same meaning: truncate to any of `encoder.matryoshka_dims`."),
+    md(
+        "## Matryoshka dimensions\nSmaller vectors, same meaning: truncate to any of `encoder.matryoshka_dims`."
+    ),
     code("""
 small = encoder.encode(passages, task="retrieval.passage", dimensions=encoder.matryoshka_dims[0])
 print(small.shape)
@@ -88,7 +90,9 @@ print([m.shape for m in doc_multi])
 late_scores = np.array([[univec.maxsim(q, d) for d in doc_multi] for q in query_multi])
 print(np.round(late_scores, 3))
 """),
-    md("## Images\nImages go in the same list as text: a `PIL.Image`, a `pathlib.Path` or `univec.Image` (path, URL, bytes)."),
+    md(
+        "## Images\nImages go in the same list as text: a `PIL.Image`, a `pathlib.Path` or `univec.Image` (path, URL, bytes)."
+    ),
     code("""
 from PIL import Image, ImageDraw
 
@@ -98,7 +102,9 @@ ImageDraw.Draw(picture).rectangle((40, 30, 180, 130), fill="red")
 mixed = encoder.encode(["A red rectangle on white", picture], task="retrieval.passage")
 print(mixed.shape)
 """),
-    md("## Both outputs in one pass\nIngestion needs dense and multi vectors: `encode_both` computes them in one forward pass."),
+    md(
+        "## Both outputs in one pass\nIngestion needs dense and multi vectors: `encode_both` computes them in one forward pass."
+    ),
     code("""
 both = encoder.encode_both(passages, task="retrieval.passage")
 print(both.dense.shape, len(both.multi))
@@ -147,7 +153,9 @@ for mode in ("hybrid", "multi", "dense"):
     hits = collection.search("Where is the Eiffel Tower?", k=2, mode=mode)
     print(mode, [(hit.id, round(hit.score, 3)) for hit in hits])
 """),
-    md("The `multi` score *is* MaxSim of the encoder's own vectors: nothing approximate is stored."),
+    md(
+        "The `multi` score *is* MaxSim of the encoder's own vectors: nothing approximate is stored."
+    ),
     code("""
 query = encoder.encode(["Where is the Eiffel Tower?"], task="retrieval.query", multivector=True)[0]
 document = encoder.encode([documents[0]], task="retrieval.passage", multivector=True)[0]
@@ -155,7 +163,9 @@ hit = {h.id: h for h in collection.search("Where is the Eiffel Tower?", k=4, mod
 print(hit.score, univec.maxsim(query, document))
 assert abs(hit.score - univec.maxsim(query, document)) < 1e-3
 """),
-    md("Filters are metadata dicts (equality, or a list for *any of*); re-adding upserts instead of duplicating."),
+    md(
+        "Filters are metadata dicts (equality, or a list for *any of*); re-adding upserts instead of duplicating."
+    ),
     code("""
 travel = collection.search("famous landmarks", k=4, filter={"topic": "travel"})
 print([hit.id for hit in travel])
@@ -242,11 +252,18 @@ print(querying.dumps()[:400])
 """),
 )
 
+
 def main() -> None:
     for name, cells in NOTEBOOKS.items():
         nb = new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells]
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nb.cells = [
+            new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells
+        ]
         nbformat.write(nb, HERE / name)
         print("wrote", HERE / name)
 

@@ -71,11 +71,15 @@ def open_collection(database: str, name: str, encoder: univec.Encoder, location:
 
 
 def main(argv: list[str] | None = None) -> list[list[univec.collection.SearchHit]]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=Path, help="folder to index (default: a built-in sample)")
     parser.add_argument("--query", action="append", help="query text (repeatable)")
     parser.add_argument("--database", choices=["qdrant", "milvus"], default="qdrant")
-    parser.add_argument("--location", help="database path/uri (default ./univec_data or ./univec.db)")
+    parser.add_argument(
+        "--location", help="database path/uri (default ./univec_data or ./univec.db)"
+    )
     parser.add_argument("--collection", default="documents")
     parser.add_argument("--mode", choices=["hybrid", "multi", "dense"], default="hybrid")
     parser.add_argument("-k", type=int, default=3)

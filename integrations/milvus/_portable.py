@@ -50,7 +50,6 @@ from univec.integrations.milvus._detect import (
 )
 from univec.integrations.milvus._packing import (
     PIECE_BYTES,
-    maxsim_batch,
     maxsim_bounds,
     pack_int8,
     pack_tokens,
@@ -58,6 +57,7 @@ from univec.integrations.milvus._packing import (
     unpack_int8,
     unpack_tokens,
 )
+from univec.scoring import maxsim_many
 
 if TYPE_CHECKING:
     from univec.integrations.milvus._engine import MilvusEngine
@@ -172,7 +172,7 @@ class PortableLayout:
         for start in range(0, len(points), TOKEN_PAGE):
             rows = engine.get_rows(points[start : start + TOKEN_PAGE], [PAYLOAD, TOKENS])
             tokens = [unpack_tokens(row.get(TOKENS) or [], self.multi_dim) for row in rows]
-            scores = maxsim_batch(query, tokens)
+            scores = maxsim_many(query, tokens)
             hits.extend(
                 EngineHit(row[ID], float(score), row[PAYLOAD])
                 for row, score in zip(rows, scores, strict=True)

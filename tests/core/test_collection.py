@@ -35,6 +35,7 @@ from univec.collection import (
 )
 from univec.errors import (
     CollectionError,
+    ConfigurationError,
     InvalidArgumentError,
     InvalidDimensionsError,
     InvalidInputError,
@@ -374,6 +375,12 @@ def test_normalize_filter_forms():
         FieldCondition("c", ("x",), "in"),
         FieldCondition("d", (None,), "eq"),
     ]
+
+
+@pytest.mark.parametrize("empty", [[], {"in": []}, set()])
+def test_normalize_filter_rejects_an_empty_value_list(empty):
+    with pytest.raises(ConfigurationError, match="'tag' lists no values"):
+        normalize_filter({"tag": empty})
 
 
 # --------------------------------------------------------------------------- long documents

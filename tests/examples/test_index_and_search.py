@@ -16,9 +16,16 @@ SCRIPT = Path(__file__).parents[2] / "examples" / "index_and_search.py"
 
 
 def run_script(cwd: Path, *args: str) -> str:
-    env = dict(os.environ, UNIVEC_BACKEND="local", UNIVEC_MODEL=str(TINY_MODEL), UNIVEC_DEVICE="cpu")
+    env = dict(
+        os.environ, UNIVEC_BACKEND="local", UNIVEC_MODEL=str(TINY_MODEL), UNIVEC_DEVICE="cpu"
+    )
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(SCRIPT), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed.stdout

@@ -18,7 +18,6 @@ from univec.integrations.milvus import _create, _engine, _portable
 from univec.integrations.milvus._engine import MilvusEngine
 from univec.integrations.milvus._packing import (
     PIECE_BYTES,
-    maxsim_batch,
     maxsim_bounds,
     pack_int8,
     pack_tokens,
@@ -26,6 +25,7 @@ from univec.integrations.milvus._packing import (
     unpack_int8,
     unpack_tokens,
 )
+from univec.scoring import maxsim_many
 
 SCHEMA = CollectionSchema(dense_dim=16, multi_dim=128)
 
@@ -100,8 +100,8 @@ def test_tokens_pack_into_varchar_pieces_and_back_bit_for_bit(tokens):
 def test_maxsim_batch_equals_maxsim_per_document(corpus):
     documents = [*corpus["tokens"][:5], np.zeros((0, 128), np.float32)]
     expected = [univec.maxsim(corpus["query"], d) for d in documents]
-    assert maxsim_batch(corpus["query"], documents) == pytest.approx(expected, abs=1e-5)
-    assert maxsim_batch(corpus["query"], []).shape == (0,)
+    assert maxsim_many(corpus["query"], documents) == pytest.approx(expected, abs=1e-5)
+    assert maxsim_many(corpus["query"], []).shape == (0,)
 
 
 def test_int8_bounds_always_contain_the_exact_maxsim():
