@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -48,6 +49,9 @@ __all__ = [
     "document_key",
     "normalize_filter",
     "point_id",
+    "redact_url",
+    "scrub_secrets",
+    "url_password",
 ]
 
 SearchMode = Literal["multi", "dense", "hybrid"]
@@ -229,9 +233,10 @@ def normalize_filter(filter: Mapping[str, Any] | None) -> list[FieldCondition] |
 
     ``{"lang": "en"}`` is equality; ``{"lang": ["en", "fr"]}`` or ``{"lang": {"in": [...]}}``
     matches any of the values; ``{"lang": {"eq": "en"}}`` is equality. Conditions are ANDed.
+    ``None`` as a value matches documents whose metadata has ``None`` there or lacks the key
+    (``metadata.get(key) is None``; Qdrant also counts an empty list as empty). Keys are taken
+    literally: ``"a.b"`` names the key ``"a.b"``, not ``"b"`` inside ``"a"``.
     """
-    from univec.errors import ConfigurationError
-
     if filter is None:
         return None
     conditions: list[FieldCondition] = []
@@ -292,6 +297,34 @@ def content_id(item: str | Image) -> str:
     if isinstance(item, str):
         return "text-" + hashlib.sha256(item.encode("utf-8")).hexdigest()[:32]
     return "image-" + hashlib.sha256(item.read_bytes()).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- secrets
+def url_password(url: str | None) -> str | None:
+    """The password in ``url`` (``scheme://user:password@host``), if it holds one."""
+    try:
+        return urlsplit(url).password if url else None
+    except ValueError:  # not a URL (a path, ":memory:")
+        return None
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, e.g. ``https://user:***@host:19530`` (engines' reprs, errors)."""
+    password = url_password(url)
+    if password is None:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def scrub_secrets(exc: BaseException, *secrets: str | None) -> str:
+    """``"<type>: <message>"`` of an engine's error, with every secret replaced by ``***``."""
+    text = f"{type(exc).__name__}: {exc}"
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 # --------------------------------------------------------------------------- collection
@@ -403,9 +436,8 @@ class MultiVectorCollection:
         batch = self.batch_size if batch_size is None else _positive_int("batch_size", batch_size)
         document_ids = self._document_ids(documents, ids)
         metadatas = self._metadatas(metadata, len(documents))
-        # Identical content without ids: store it once (the same id would be written twice).
-        order = list(dict.fromkeys(range(len(documents)), None))
-        if ids is None:
+        order = list(range(len(documents)))
+        if ids is None:  # identical content: store it once (the same id would be written twice)
             first: dict[DocumentId, int] = {}
             for position, document_id in enumerate(document_ids):
                 first.setdefault(document_id, position)
@@ -497,7 +529,7 @@ class MultiVectorCollection:
         stored = self._engine.retrieve([point_id(d, 1) for d in document_ids])
         stale: list[str] = []
         for record in stored:
-            document_id = record.payload.get(PAYLOAD_DOCUMENT_ID, record.document_id)
+            document_id = _id_of(record)
             old = int(record.payload.get(PAYLOAD_PART_COUNT, record.part_count))
             new = new_part_counts.get(document_key(document_id), 0)
             stale.extend(point_id(document_id, part) for part in range(new, old))
@@ -642,7 +674,7 @@ class MultiVectorCollection:
                 for part in range(int(hit.payload[PAYLOAD_PART_COUNT]))
             ]
             for record in self._engine.retrieve(wanted, with_multi=query_multi is not None):
-                key = document_key(record.payload.get(PAYLOAD_DOCUMENT_ID, record.document_id))
+                key = _key_of(record)
                 parts.setdefault(key, []).append(record)
         results: list[SearchHit] = []
         for hit, part_count in grouped:
@@ -676,18 +708,18 @@ class MultiVectorCollection:
         self._check_open()
         ids = _id_list(ids)
         first = {
-            document_key(r.payload.get(PAYLOAD_DOCUMENT_ID, r.document_id)): r
+            _key_of(r): r
             for r in self._engine.retrieve([point_id(i) for i in ids], with_multi=with_vectors)
         }
         extra: dict[str, list[PointRecord]] = {}
         if with_vectors:
             wanted = [
-                point_id(record.payload.get(PAYLOAD_DOCUMENT_ID, record.document_id), part)
+                point_id(_id_of(record), part)
                 for record in first.values()
                 for part in range(1, _part_count(record))
             ]
             for record in self._engine.retrieve(wanted, with_multi=True) if wanted else []:
-                key = document_key(record.payload.get(PAYLOAD_DOCUMENT_ID, record.document_id))
+                key = _key_of(record)
                 extra.setdefault(key, []).append(record)
         documents: list[StoredDocument] = []
         for document_id in ids:
@@ -695,7 +727,7 @@ class MultiVectorCollection:
             if head is None:
                 continue
             document = StoredDocument(
-                id=head.payload.get(PAYLOAD_DOCUMENT_ID, head.document_id),
+                id=_id_of(head),
                 metadata=dict(head.payload.get(PAYLOAD_METADATA) or {}),
                 text=head.payload.get(PAYLOAD_TEXT),
             )
@@ -713,10 +745,7 @@ class MultiVectorCollection:
         self._check_open()
         ids = _id_list(ids)
         stored = self._engine.retrieve([point_id(i) for i in ids])
-        part_counts = {
-            document_key(r.payload.get(PAYLOAD_DOCUMENT_ID, r.document_id)): _part_count(r)
-            for r in stored
-        }
+        part_counts = {_key_of(r): _part_count(r) for r in stored}
         doomed = [
             point_id(document_id, part)
             for document_id in ids
@@ -770,6 +799,14 @@ def _id_list(ids: Sequence[DocumentId]) -> list[DocumentId]:
     for document_id in items:
         document_key(document_id)  # validates the type
     return items
+
+
+def _id_of(record: PointRecord) -> DocumentId:
+    return record.payload.get(PAYLOAD_DOCUMENT_ID, record.document_id)
+
+
+def _key_of(record: PointRecord) -> str:
+    return document_key(_id_of(record))
 
 
 def _part_count(record: PointRecord) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, overload
@@ -323,15 +322,3 @@ def config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
                 f"UNIVEC_MAX_LENGTH={env['UNIVEC_MAX_LENGTH']!r} is not an integer."
             ) from exc
     return config
-
-
-def run_sync(coroutine: Any) -> Any:
-    """Run ``coroutine`` to completion from sync code, also inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()

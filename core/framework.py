@@ -158,6 +158,26 @@ class FamilyEncoder:
         self._owns_encoder = encoder is None
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: Any, encoder: Encoder | None = None) -> FamilyEncoder:
+        """Build one from a framework object holding the configuration as attributes.
+
+        Args:
+            settings: An object with ``task``, ``dimensions``, ``encoder_options`` and each of
+                :data:`ENCODER_CONFIG_KEYS` as attributes (the framework classes' fields).
+            encoder: A ready encoder, if one was given instead of configuration.
+
+        Raises:
+            ConfigurationError, InvalidTaskError, InvalidDimensionsError: As the constructor.
+        """
+        return cls(
+            encoder,
+            task=settings.task,
+            dimensions=settings.dimensions,
+            options=settings.encoder_options,
+            **{key: getattr(settings, key) for key in ENCODER_CONFIG_KEYS},
+        )
+
     @property
     def encoder(self) -> Encoder:
         """The encoder, built from the configuration on first access."""

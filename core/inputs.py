@@ -79,6 +79,11 @@ class Image:
             )
         if self.kind == "path":
             path = self._source
+            if path.is_dir():
+                raise ImageLoadError(
+                    f"Image path {str(path)!r} is a directory, not an image file. Pass one "
+                    "path per image (e.g. sorted(folder.glob('*.png')))."
+                )
             if not path.is_file():
                 raise InputFileNotFoundError(
                     f"Image file {str(path)!r} does not exist. Check the path "

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal
 
-from haystack import Document, component, default_to_dict
+from haystack import Document, component
 from haystack.utils import Secret
 
 from univec.encoder import Encoder
-from univec.integrations.haystack._encoder_component import EncoderComponent, default_api_key
+from univec.integrations.haystack._encoder_component import (
+    EncoderComponent,
+    check_documents,
+    default_api_key,
+)
 
 
 @component
@@ -28,6 +32,11 @@ class UnivecDocumentEmbedder(EncoderComponent):
     embedder.run([Document(content="Paris is in France.")])["documents"][0].embedding
     ```
     """
+
+    batch_size: int
+    progress_bar: bool
+    meta_fields_to_embed: list[str]
+    embedding_separator: str
 
     def __init__(
         self,
@@ -50,60 +59,30 @@ class UnivecDocumentEmbedder(EncoderComponent):
     ) -> None:
         """Create the component; the model is loaded in ``warm_up``.
 
-        :param encoder: A ready `univec.Encoder` (instead of the configuration below; such a
-            component cannot be serialised).
-        :param backend: `"local"` (PyTorch) or `"api"` (hosted Jina API).
-        :param model: Checkpoint directory or hub id (local) or API model name; `None` = default.
-        :param device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
-        :param dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
-        :param max_length: Tokens per input; longer text is truncated.
-        :param api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
-        :param base_url: API base URL.
-        :param encoder_options: Further options of `Encoder.local` / `Encoder.api`.
-        :param task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
-        :param dimensions: Matryoshka truncation, or `None` for the full size.
-        :param batch_size: Documents per encoder call.
-        :param progress_bar: Show a progress bar over the batches.
-        :param meta_fields_to_embed: Meta fields whose values are embedded with the content.
-        :param embedding_separator: Separator between the meta values and the content.
+        Args:
+            encoder: A ready `univec.Encoder` (instead of the configuration below; such a
+                component cannot be serialised).
+            backend: `"local"` (PyTorch) or `"api"` (hosted Jina API).
+            model: Checkpoint directory or hub id (local) or API model name; `None` = default.
+            device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
+            dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
+            max_length: Tokens per input; longer text is truncated.
+            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
+            base_url: API base URL.
+            encoder_options: Further options of `Encoder.local` / `Encoder.api`.
+            task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
+            dimensions: Matryoshka truncation, or `None` for the full size.
+            batch_size: Documents per encoder call.
+            progress_bar: Show a progress bar over the batches.
+            meta_fields_to_embed: Meta fields whose values are embedded with the content.
+            embedding_separator: Separator between the meta values and the content.
         """
-        self._init_encoder(
-            encoder=encoder,
-            backend=backend,
-            model=model,
-            device=device,
-            dtype=dtype,
-            max_length=max_length,
-            api_key=api_key,
-            base_url=base_url,
-            encoder_options=encoder_options,
-            task=task,
-            dimensions=dimensions,
-        )
-        self.batch_size = batch_size
-        self.progress_bar = progress_bar
+        self._init_parameters(locals())
         self.meta_fields_to_embed = meta_fields_to_embed or []
-        self.embedding_separator = embedding_separator
-
-    def to_dict(self) -> dict[str, Any]:
-        """Serialise the component (the API key as an env-var reference)."""
-        return default_to_dict(
-            self,
-            **self._encoder_parameters(),
-            batch_size=self.batch_size,
-            progress_bar=self.progress_bar,
-            meta_fields_to_embed=self.meta_fields_to_embed,
-            embedding_separator=self.embedding_separator,
-        )
 
     def _texts(self, documents: Any) -> list[str]:
-        if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
-            raise TypeError(
-                "UnivecDocumentEmbedder expects a list of Documents as input. "
-                "To embed a string, use UnivecTextEmbedder."
-            )
         texts = []
-        for document in documents:
+        for document in check_documents(documents, "UnivecDocumentEmbedder"):
             meta_values = [
                 str(document.meta[key])
                 for key in self.meta_fields_to_embed
@@ -116,9 +95,14 @@ class UnivecDocumentEmbedder(EncoderComponent):
     def run(self, documents: list[Document]) -> dict[str, Any]:
         """Embed Documents.
 
-        :param documents: The Documents to embed.
-        :returns: `documents`: copies of the Documents with `embedding` set.
-        :raises TypeError: `documents` is not a list of Documents.
+        Args:
+            documents: The Documents to embed.
+
+        Returns:
+            `documents`: copies of the Documents with `embedding` set.
+
+        Raises:
+            TypeError: `documents` is not a list of Documents.
         """
         texts = self._texts(documents)
         self.warm_up()

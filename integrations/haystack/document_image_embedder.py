@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Literal
 
-from haystack import Document, component, default_to_dict
+from haystack import Document, component
 from haystack.components.converters.image.image_utils import (
     _batch_convert_pdf_pages_to_images,
     _extract_image_sources_info,
@@ -13,7 +13,11 @@ from haystack.components.converters.image.image_utils import (
 from haystack.utils import Secret
 
 from univec.encoder import Encoder
-from univec.integrations.haystack._encoder_component import EncoderComponent, default_api_key
+from univec.integrations.haystack._encoder_component import (
+    EncoderComponent,
+    check_documents,
+    default_api_key,
+)
 
 
 @component
@@ -37,6 +41,11 @@ class UnivecDocumentImageEmbedder(EncoderComponent):
     ```
     """
 
+    file_path_meta_field: str
+    root_path: str | None
+    batch_size: int
+    progress_bar: bool
+
     def __init__(
         self,
         *,
@@ -58,58 +67,28 @@ class UnivecDocumentImageEmbedder(EncoderComponent):
     ) -> None:
         """Create the component; the model is loaded in ``warm_up``.
 
-        :param encoder: A ready `univec.Encoder` (instead of the configuration below; such a
-            component cannot be serialised).
-        :param backend: `"local"` (PyTorch) or `"api"` (hosted Jina API).
-        :param model: Checkpoint directory or hub id (local) or API model name; `None` = default.
-        :param device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
-        :param dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
-        :param max_length: Tokens per input.
-        :param api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
-        :param base_url: API base URL.
-        :param encoder_options: Further options of `Encoder.local` / `Encoder.api`.
-        :param task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
-        :param dimensions: Matryoshka truncation, or `None` for the full size.
-        :param file_path_meta_field: Meta field holding the image or PDF path.
-        :param root_path: Directory the paths are relative to; `None`: paths are used as given.
-        :param batch_size: Images per encoder call.
-        :param progress_bar: Show a progress bar over the batches.
+        Args:
+            encoder: A ready `univec.Encoder` (instead of the configuration below; such a
+                component cannot be serialised).
+            backend: `"local"` (PyTorch) or `"api"` (hosted Jina API).
+            model: Checkpoint directory or hub id (local) or API model name; `None` = default.
+            device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
+            dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
+            max_length: Tokens per input.
+            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
+            base_url: API base URL.
+            encoder_options: Further options of `Encoder.local` / `Encoder.api`.
+            task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
+            dimensions: Matryoshka truncation, or `None` for the full size.
+            file_path_meta_field: Meta field holding the image or PDF path.
+            root_path: Directory the paths are relative to; `None`: paths are used as given.
+            batch_size: Images per encoder call.
+            progress_bar: Show a progress bar over the batches.
         """
-        self._init_encoder(
-            encoder=encoder,
-            backend=backend,
-            model=model,
-            device=device,
-            dtype=dtype,
-            max_length=max_length,
-            api_key=api_key,
-            base_url=base_url,
-            encoder_options=encoder_options,
-            task=task,
-            dimensions=dimensions,
-        )
-        self.file_path_meta_field = file_path_meta_field
-        self.root_path = root_path
-        self.batch_size = batch_size
-        self.progress_bar = progress_bar
-
-    def to_dict(self) -> dict[str, Any]:
-        """Serialise the component (the API key as an env-var reference)."""
-        return default_to_dict(
-            self,
-            **self._encoder_parameters(),
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path,
-            batch_size=self.batch_size,
-            progress_bar=self.progress_bar,
-        )
+        self._init_parameters(locals())
 
     def _images(self, documents: Any) -> list[Any]:
-        if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
-            raise TypeError(
-                "UnivecDocumentImageEmbedder expects a list of Documents as input. "
-                "To embed a string, use UnivecTextEmbedder."
-            )
+        documents = check_documents(documents, "UnivecDocumentImageEmbedder")
         # Haystack's own helpers: the same path checks and PDF rendering as its image embedders.
         sources = _extract_image_sources_info(
             documents=documents,
@@ -145,10 +124,15 @@ class UnivecDocumentImageEmbedder(EncoderComponent):
     def run(self, documents: list[Document]) -> dict[str, Any]:
         """Embed the Documents' images.
 
-        :param documents: Documents whose meta names an image file (or a PDF and a page).
-        :returns: `documents`: copies of the Documents with `embedding` set.
-        :raises TypeError: `documents` is not a list of Documents.
-        :raises ValueError: A path is missing, invalid, outside `root_path`, or not an image/PDF.
+        Args:
+            documents: Documents whose meta names an image file (or a PDF and a page).
+
+        Returns:
+            `documents`: copies of the Documents with `embedding` set.
+
+        Raises:
+            TypeError: `documents` is not a list of Documents.
+            ValueError: A path is missing, invalid, outside `root_path`, or not an image/PDF.
         """
         images = self._images(documents)
         self.warm_up()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from haystack import component, default_to_dict
+from haystack import component
 from haystack.utils import Secret
 
 from univec.encoder import Encoder
@@ -45,36 +45,21 @@ class UnivecTextEmbedder(EncoderComponent):
     ) -> None:
         """Create the component; the model is loaded in ``warm_up``.
 
-        :param encoder: A ready `univec.Encoder` (instead of the configuration below; such a
-            component cannot be serialised).
-        :param backend: `"local"` (PyTorch) or `"api"` (hosted Jina API).
-        :param model: Checkpoint directory or hub id (local) or API model name; `None` = default.
-        :param device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
-        :param dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
-        :param max_length: Tokens per input; longer text is truncated.
-        :param api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
-        :param base_url: API base URL.
-        :param encoder_options: Further options of `Encoder.local` / `Encoder.api`.
-        :param task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
-        :param dimensions: Matryoshka truncation, or `None` for the full size.
+        Args:
+            encoder: A ready `univec.Encoder` (instead of the configuration below; such a
+                component cannot be serialised).
+            backend: `"local"` (PyTorch) or `"api"` (hosted Jina API).
+            model: Checkpoint directory or hub id (local) or API model name; `None` = default.
+            device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
+            dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
+            max_length: Tokens per input; longer text is truncated.
+            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
+            base_url: API base URL.
+            encoder_options: Further options of `Encoder.local` / `Encoder.api`.
+            task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
+            dimensions: Matryoshka truncation, or `None` for the full size.
         """
-        self._init_encoder(
-            encoder=encoder,
-            backend=backend,
-            model=model,
-            device=device,
-            dtype=dtype,
-            max_length=max_length,
-            api_key=api_key,
-            base_url=base_url,
-            encoder_options=encoder_options,
-            task=task,
-            dimensions=dimensions,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Serialise the component (the API key as an env-var reference)."""
-        return default_to_dict(self, **self._encoder_parameters())
+        self._init_parameters(locals())
 
     def _check(self, text: Any) -> str:
         if not isinstance(text, str):
@@ -88,9 +73,14 @@ class UnivecTextEmbedder(EncoderComponent):
     def run(self, text: str) -> dict[str, Any]:
         """Embed one string.
 
-        :param text: The text to embed.
-        :returns: `embedding`: the vector, as a list of floats.
-        :raises TypeError: `text` is not a string.
+        Args:
+            text: The text to embed.
+
+        Returns:
+            `embedding`: the vector, as a list of floats.
+
+        Raises:
+            TypeError: `text` is not a string.
         """
         self._check(text)
         self.warm_up()

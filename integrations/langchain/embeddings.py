@@ -61,19 +61,7 @@ class UnivecEmbeddings(BaseModel, Embeddings):
 
     def model_post_init(self, context: Any, /) -> None:
         """Check the configuration (the encoder itself is built lazily)."""
-        self._family = FamilyEncoder(
-            self.encoder,
-            task=self.task,
-            dimensions=self.dimensions,
-            options=self.encoder_options,
-            backend=self.backend,
-            model=self.model,
-            device=self.device,
-            dtype=self.dtype,
-            max_length=self.max_length,
-            api_key=self.api_key,
-            base_url=self.base_url,
-        )
+        self._family = FamilyEncoder.from_settings(self, self.encoder)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents with the family's passage task.

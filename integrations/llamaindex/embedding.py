@@ -60,19 +60,7 @@ class UnivecEmbedding(MultiModalEmbedding):
             default = DEFAULT_API_MODEL if data.get("backend") == "api" else DEFAULT_LOCAL_MODEL
             data["model_name"] = data.get("model") or (encoder.info.name if encoder else default)
         super().__init__(**data)
-        self._family = FamilyEncoder(
-            encoder,
-            task=self.task,
-            dimensions=self.dimensions,
-            options=self.encoder_options,
-            backend=self.backend,
-            model=self.model,
-            device=self.device,
-            dtype=self.dtype,
-            max_length=self.max_length,
-            api_key=self.api_key,
-            base_url=self.base_url,
-        )
+        self._family = FamilyEncoder.from_settings(self, encoder)
 
     @classmethod
     def class_name(cls) -> str:

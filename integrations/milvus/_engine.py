@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -24,6 +23,9 @@ from univec.collection import (
     FieldCondition,
     PointRecord,
     SearchMode,
+    redact_url,
+    scrub_secrets,
+    url_password,
 )
 from univec.errors import (
     CollectionError,
@@ -93,12 +95,12 @@ class MilvusEngine:
                 client = pymilvus.MilvusClient(uri=uri, token=token or "", **client_options)
             except Exception as exc:  # bad URI, unreachable server, bad option
                 raise CollectionError(
-                    f"Cannot connect to Milvus at {_display(uri)!r}: {self._scrub(exc)}"
+                    f"Cannot connect to Milvus at {redact_url(uri)!r}: {self._scrub(exc)}"
                 ) from None  # the original may carry connection parameters
         self._client: Any = client
 
     def __repr__(self) -> str:
-        where = _display(self.uri) if self.uri is not None else "client"
+        where = redact_url(self.uri) if self.uri is not None else "client"
         layout = self.layout.name if self.layout is not None else self.requested_layout
         return f"MilvusEngine(name={self.name!r}, uri={where!r}, layout={layout!r})"
 
@@ -199,16 +201,19 @@ class MilvusEngine:
         candidates: int,
         filter: Sequence[FieldCondition] | str | None,
     ) -> list[EngineHit]:
-        """Best rows first; ``filter`` is FieldConditions or a Milvus expression string."""
-        return self._layout().search(
-            self,
-            mode=mode,
-            dense=dense,
-            multi=multi,
-            limit=min(limit, QUERY_CAP),
-            candidates=min(candidates, QUERY_CAP),
-            expression=to_expression(filter),
-        )
+        """Best rows first; ``filter`` is FieldConditions or a Milvus expression string.
+
+        ``dense`` is a cosine search on both layouts; ``multi`` and ``hybrid`` are scored by
+        the layout (see ``_native`` / ``_portable``).
+        """
+        layout, expression = self._layout(), to_expression(filter)
+        limit, candidates = min(limit, QUERY_CAP), min(candidates, QUERY_CAP)
+        if mode == "dense":
+            return self.dense_search(dense, limit, expression, with_payload=True)
+        query = np.asarray(multi, np.float32)
+        if mode == "hybrid":
+            return layout.hybrid_search(self, dense, query, limit, candidates, expression)
+        return layout.multi_search(self, query, limit, expression)
 
     # ------------------------------------------------------------------ requests layouts use
     def dense_search(
@@ -326,8 +331,7 @@ class MilvusEngine:
             ) from None  # the original may carry connection parameters
 
     def _scrub(self, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}"
-        return text.replace(self._secret, "***") if self._secret else text
+        return scrub_secrets(exc, self._secret, url_password(self.uri))
 
 
 def _batches(records: Sequence[PointRecord], size_of: Any) -> Iterator[list[PointRecord]]:
@@ -342,12 +346,3 @@ def _batches(records: Sequence[PointRecord], size_of: Any) -> Iterator[list[Poin
         total += size
     if batch:
         yield batch
-
-
-def _display(uri: str) -> str:
-    """``uri`` without a password, e.g. ``https://user:***@host:19530``."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

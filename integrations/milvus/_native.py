@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from univec.collection import CollectionSchema, EngineHit, PointRecord, SearchMode
+from univec.collection import CollectionSchema, EngineHit, PointRecord
 from univec.integrations.milvus._detect import (
     DENSE,
     ID,
@@ -129,25 +129,25 @@ class NativeLayout:
         return int(np.asarray(record.multi).size) * 5 + 4096
 
     # ------------------------------------------------------------------ search
-    def search(
+    def multi_search(
+        self, engine: MilvusEngine, query: np.ndarray, limit: int, expression: str | None
+    ) -> list[EngineHit]:
+        """One embedding-list search: Milvus scores MaxSim (by HNSW)."""
+        return engine.run_search(maxsim_request(query, limit, expression))
+
+    def hybrid_search(
         self,
         engine: MilvusEngine,
-        *,
-        mode: SearchMode,
         dense: np.ndarray | None,
-        multi: np.ndarray | None,
+        query: np.ndarray,
         limit: int,
         candidates: int,
         expression: str | None,
     ) -> list[EngineHit]:
-        """Dense search, embedding-list search, or dense candidates reranked by the server."""
-        if mode == "dense":
-            return engine.dense_search(dense, limit, expression, with_payload=True)
-        if mode == "hybrid":
-            pool = [hit.point_id for hit in engine.dense_search(dense, candidates, expression)]
-            if not pool:
-                return []
-            expression = hybrid_filter(pool, None)  # the candidates already match the filter
-            limit = min(limit, len(pool))
-        request = maxsim_request(np.asarray(multi, np.float32), limit, expression)
+        """Dense candidates, then an embedding-list search restricted to them."""
+        pool = [hit.point_id for hit in engine.dense_search(dense, candidates, expression)]
+        if not pool:
+            return []
+        # The candidates already match the filter.
+        request = maxsim_request(query, min(limit, len(pool)), hybrid_filter(pool, None))
         return engine.run_search(request)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from univec.collection import CollectionSchema, EngineHit, PointRecord, SearchMode
+from univec.collection import CollectionSchema, EngineHit, PointRecord
 from univec.integrations.milvus._detect import (
     DENSE,
     ID,
@@ -123,40 +123,35 @@ class PortableLayout:
         return int(np.asarray(record.multi).size) * 7 + 4096
 
     # ------------------------------------------------------------------ search
-    def search(
+    # Candidates are first bounded from their int8 codes; only those whose upper bound reaches
+    # the ``limit``-th lower bound are read in float32 and scored exactly.
+    def hybrid_search(
         self,
         engine: MilvusEngine,
-        *,
-        mode: SearchMode,
         dense: np.ndarray | None,
-        multi: np.ndarray | None,
+        query: np.ndarray,
         limit: int,
         candidates: int,
         expression: str | None,
     ) -> list[EngineHit]:
-        """Dense search in Milvus; ``hybrid`` and ``multi`` score candidates by exact MaxSim.
+        """The exact MaxSim top ``limit`` of the dense candidates (their int8 codes come along)."""
+        rows = engine.dense_rows(dense, candidates, expression, [TOKENS_INT8])
+        lower, upper = self._bounds(query, rows)
+        return self._exact(engine, query, [row[ID] for row in rows], lower, upper, limit)
 
-        Candidates are first bounded from their int8 codes; only those whose upper bound
-        reaches the ``limit``-th lower bound are read in float32 and scored exactly.
-        """
-        if mode == "dense":
-            return engine.dense_search(dense, limit, expression, with_payload=True)
-        query = np.asarray(multi, np.float32)
-        if mode == "hybrid":  # the candidates' int8 codes come with the dense search
-            rows = engine.dense_rows(dense, candidates, expression, [TOKENS_INT8])
-            lower, upper = self._bounds(query, rows)
-            pool = [row[ID] for row in rows]
-        else:
-            pool = engine.list_ids(expression)
-            lower = np.zeros(len(pool), np.float32)
-            upper = np.zeros(len(pool), np.float32)
-            for start in range(0, len(pool), INT8_PAGE):
-                chunk = pool[start : start + INT8_PAGE]
-                rows = _aligned(engine.get_rows(chunk, [TOKENS_INT8], page=INT8_PAGE), chunk)
-                stop = start + len(chunk)
-                lower[start:stop], upper[start:stop] = self._bounds(query, rows)
-        finalists = [pool[i] for i in survivors(lower, upper, limit)]
-        return self._exact(engine, query, finalists, limit)
+    def multi_search(
+        self, engine: MilvusEngine, query: np.ndarray, limit: int, expression: str | None
+    ) -> list[EngineHit]:
+        """The exact MaxSim top ``limit`` of every row, bounded from int8 codes in pages."""
+        pool = engine.list_ids(expression)
+        lower = np.zeros(len(pool), np.float32)
+        upper = np.zeros(len(pool), np.float32)
+        for start in range(0, len(pool), INT8_PAGE):
+            chunk = pool[start : start + INT8_PAGE]
+            rows = _aligned(engine.get_rows(chunk, [TOKENS_INT8], page=INT8_PAGE), chunk)
+            stop = start + len(chunk)
+            lower[start:stop], upper[start:stop] = self._bounds(query, rows)
+        return self._exact(engine, query, pool, lower, upper, limit)
 
     def _bounds(
         self, query: np.ndarray, rows: list[dict[str, Any]]
@@ -165,9 +160,16 @@ class PortableLayout:
         return maxsim_bounds(query, sketches)
 
     def _exact(
-        self, engine: MilvusEngine, query: np.ndarray, points: list[str], limit: int
+        self,
+        engine: MilvusEngine,
+        query: np.ndarray,
+        pool: list[str],
+        lower: np.ndarray,
+        upper: np.ndarray,
+        limit: int,
     ) -> list[EngineHit]:
-        """The ``limit`` best of ``points`` by exact MaxSim of their float32 token vectors."""
+        """The ``limit`` best of ``pool`` by exact MaxSim, reading only its bounds' survivors."""
+        points = [pool[i] for i in survivors(lower, upper, limit)]
         hits: list[EngineHit] = []
         for start in range(0, len(points), TOKEN_PAGE):
             rows = engine.get_rows(points[start : start + TOKEN_PAGE], [PAYLOAD, TOKENS])

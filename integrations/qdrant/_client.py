@@ -9,12 +9,14 @@ import numpy as np
 
 from univec._optional import require
 from univec.collection import (
-    PAYLOAD_PART,
     CollectionSchema,
     EngineHit,
     FieldCondition,
     PointRecord,
     SearchMode,
+    redact_url,
+    scrub_secrets,
+    url_password,
 )
 from univec.errors import CollectionError, InvalidArgumentError, SchemaMismatchError
 from univec.integrations.qdrant._schema import (
@@ -22,8 +24,8 @@ from univec.integrations.qdrant._schema import (
     MULTI,
     HnswSettings,
     check_schema,
-    match_any_values,
-    metadata_path,
+    first_parts_filter,
+    native_filter,
     record_from_payload,
 )
 
@@ -55,17 +57,20 @@ class ClientEngine:
     ) -> None:
         qdrant_client = require("qdrant_client", "qdrant")
         self._models = qdrant_client.models
+        self._filters = _ClientFilters(self._models)
         self.name = name
         self.url = url
         self.hnsw = hnsw or HnswSettings()
         self._secret = api_key
+        self._password = url_password(url)
         self._owns_client = client is None
         if client is None:
             try:
                 client = qdrant_client.QdrantClient(url=url, api_key=api_key, **client_options)
             except Exception as exc:  # bad URL or option
                 raise CollectionError(
-                    f"Cannot create a Qdrant client for {url!r}: {self._scrub(exc)}"
+                    f"Cannot create a Qdrant client for {redact_url(str(url))!r}: "
+                    f"{self._scrub(exc)}"
                 ) from None
         self._client: Any = client
         # The in-process mode (":memory:" or a local path) always scans exactly and warns
@@ -73,7 +78,7 @@ class ClientEngine:
         self._local = type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
 
     def __repr__(self) -> str:
-        where = self.url if self.url is not None else "client"
+        where = redact_url(self.url) if self.url is not None else "client"
         return f"ClientEngine(name={self.name!r}, url={where!r})"
 
     @property
@@ -183,16 +188,8 @@ class ClientEngine:
 
     def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
-        models = self._models
-        conditions: list[Any] = [
-            models.FieldCondition(key=PAYLOAD_PART, match=models.MatchValue(value=0))
-        ]
-        translated = self._filter(filter)
-        if translated is not None:
-            conditions.append(translated)
-        result = self._call(
-            self.client.count, self.name, count_filter=models.Filter(must=conditions), exact=True
-        )
+        only_first = first_parts_filter(filter, self._filters)
+        result = self._call(self.client.count, self.name, count_filter=only_first, exact=True)
         return int(result.count)
 
     def search(
@@ -246,39 +243,7 @@ class ClientEngine:
 
     # ------------------------------------------------------------------ helpers
     def _filter(self, filter: Sequence[FieldCondition] | Any | None) -> Any:
-        models = self._models
-        if filter is None:
-            return None
-        if not isinstance(filter, (list, tuple)):
-            if not isinstance(filter, models.Filter):
-                raise InvalidArgumentError(
-                    f"filter of type {type(filter).__name__} is not a qdrant_client.models.Filter;"
-                    " pass a metadata dict such as {'lang': 'en'} or a models.Filter."
-                )
-            return filter
-        return models.Filter(must=[self._condition(c) for c in filter]) if filter else None
-
-    def _condition(self, condition: FieldCondition) -> Any:
-        models = self._models
-        key = metadata_path(condition.key)
-        values = list(condition.values)
-        if condition.operator == "in" and match_any_values(values):
-            return models.FieldCondition(key=key, match=models.MatchAny(any=values))
-        options = [self._equals(key, value) for value in values]
-        return options[0] if len(options) == 1 else models.Filter(should=options)
-
-    def _equals(self, key: str, value: Any) -> Any:
-        models = self._models
-        if value is None:
-            return models.IsNullCondition(is_null=models.PayloadField(key=key))
-        if isinstance(value, (str, bool, int)):
-            return models.FieldCondition(key=key, match=models.MatchValue(value=value))
-        if isinstance(value, float):
-            return models.FieldCondition(key=key, range=models.Range(gte=value, lte=value))
-        raise InvalidArgumentError(
-            f"Filter value {value!r} on {key!r} is a {type(value).__name__}; filter on str, int, "
-            "bool, float or None values."
-        )
+        return native_filter(filter, self._filters)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -291,8 +256,32 @@ class ClientEngine:
             ) from None  # the original may carry request headers
 
     def _scrub(self, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}"
-        return text.replace(self._secret, "***") if self._secret else text
+        return scrub_secrets(exc, self._secret, self._password)
+
+
+class _ClientFilters:
+    """``qdrant_client.models`` filter objects (see ``_schema.FilterClasses``)."""
+
+    filter_name = "qdrant_client.models.Filter"
+
+    def __init__(self, models: Any) -> None:
+        self._models = models
+        self.filter_type = models.Filter
+
+    def filter(self, *, must: list[Any] | None = None, should: list[Any] | None = None) -> Any:
+        return self._models.Filter(must=must, should=should)
+
+    def match_value(self, key: str, value: str | int | bool) -> Any:
+        return self._models.FieldCondition(key=key, match=self._models.MatchValue(value=value))
+
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        return self._models.FieldCondition(key=key, match=self._models.MatchAny(any=values))
+
+    def float_equals(self, key: str, value: float) -> Any:
+        return self._models.FieldCondition(key=key, range=self._models.Range(gte=value, lte=value))
+
+    def is_empty(self, key: str) -> Any:
+        return self._models.IsEmptyCondition(is_empty=self._models.PayloadField(key=key))
 
 
 def _vector_facts(params: Any) -> dict[str, Any]:

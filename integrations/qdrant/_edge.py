@@ -12,21 +12,20 @@ import numpy as np
 
 from univec._optional import require
 from univec.collection import (
-    PAYLOAD_PART,
     CollectionSchema,
     EngineHit,
     FieldCondition,
     PointRecord,
     SearchMode,
 )
-from univec.errors import CollectionError, InvalidArgumentError, SchemaMismatchError
+from univec.errors import CollectionError, SchemaMismatchError
 from univec.integrations.qdrant._schema import (
     DENSE,
     MULTI,
     HnswSettings,
     check_schema,
-    match_any_values,
-    metadata_path,
+    first_parts_filter,
+    native_filter,
     record_from_payload,
 )
 
@@ -60,6 +59,7 @@ class EdgeEngine:
         segments: int | None = None,
     ) -> None:
         self._edge = require("qdrant_edge", "qdrant")
+        self._filters = _EdgeFilters(self._edge)
         self.path = Path(path) / name
         self.hnsw = hnsw or HnswSettings()
         # Several optimized segments per core keep the search threads evenly loaded (measured
@@ -172,13 +172,9 @@ class EdgeEngine:
 
     def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
-        edge = self._edge
-        first_part = edge.FieldCondition(key=PAYLOAD_PART, match=edge.MatchValue(0))
-        conditions: list[Any] = [first_part]
-        translated = self._filter(filter)
-        if translated is not None:
-            conditions.append(translated)
-        request = edge.CountRequest(exact=True, filter=edge.Filter(must=conditions))
+        request = self._edge.CountRequest(
+            exact=True, filter=first_parts_filter(filter, self._filters)
+        )
         return int(self._call(self.shard.count, request))
 
     def search(
@@ -256,42 +252,7 @@ class EdgeEngine:
 
     # ------------------------------------------------------------------ helpers
     def _filter(self, filter: Sequence[FieldCondition] | Any | None) -> Any:
-        if filter is None:
-            return None
-        if not isinstance(filter, (list, tuple)):
-            if not isinstance(filter, self._edge.Filter):
-                raise InvalidArgumentError(
-                    f"filter of type {type(filter).__name__} is not a qdrant_edge.Filter; pass a "
-                    "metadata dict such as {'lang': 'en'} or a qdrant_edge.Filter."
-                )
-            return filter
-        return self._edge.Filter(must=[self._condition(c) for c in filter]) if filter else None
-
-    def _condition(self, condition: FieldCondition) -> Any:
-        edge = self._edge
-        key = metadata_path(condition.key)
-        values = list(condition.values)
-        if condition.operator == "in" and match_any_values(values):
-            return edge.FieldCondition(key=key, match=edge.MatchAny(values))
-        options = [self._equals(key, value) for value in values]
-        return options[0] if len(options) == 1 else edge.Filter(should=options)
-
-    def _equals(self, key: str, value: Any) -> Any:
-        edge = self._edge
-        if value is None:
-            return edge.IsNullCondition(key)
-        if isinstance(value, bool):
-            # qdrant-edge-py 0.9 reads a Python bool as the integer 0/1 (bool subclasses int)
-            # and then matches no boolean; numpy's bool is not an int, so it stays a bool.
-            return edge.FieldCondition(key=key, match=edge.MatchValue(np.bool_(value)))
-        if isinstance(value, (str, int)):
-            return edge.FieldCondition(key=key, match=edge.MatchValue(value))
-        if isinstance(value, float):
-            return edge.FieldCondition(key=key, range=edge.RangeFloat(gte=value, lte=value))
-        raise InvalidArgumentError(
-            f"Filter value {value!r} on {key!r} is a {type(value).__name__}; filter on str, int, "
-            "bool, float or None values."
-        )
+        return native_filter(filter, self._filters)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -300,6 +261,34 @@ class EdgeEngine:
             raise CollectionError(
                 f"Qdrant Edge failed on the collection at {str(self.path)!r}: {exc}"
             ) from exc
+
+
+class _EdgeFilters:
+    """``qdrant_edge`` filter objects (see ``_schema.FilterClasses``)."""
+
+    filter_name = "qdrant_edge.Filter"
+
+    def __init__(self, edge: Any) -> None:
+        self._edge = edge
+        self.filter_type = edge.Filter
+
+    def filter(self, *, must: list[Any] | None = None, should: list[Any] | None = None) -> Any:
+        return self._edge.Filter(must=must, should=should)
+
+    def match_value(self, key: str, value: str | int | bool) -> Any:
+        # qdrant-edge-py 0.9 reads a Python bool as the integer 0/1 (bool subclasses int)
+        # and then matches no boolean; numpy's bool is not an int, so it stays a bool.
+        match = self._edge.MatchValue(np.bool_(value) if isinstance(value, bool) else value)
+        return self._edge.FieldCondition(key=key, match=match)
+
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        return self._edge.FieldCondition(key=key, match=self._edge.MatchAny(values))
+
+    def float_equals(self, key: str, value: float) -> Any:
+        return self._edge.FieldCondition(key=key, range=self._edge.RangeFloat(gte=value, lte=value))
+
+    def is_empty(self, key: str) -> Any:
+        return self._edge.IsEmptyCondition(key)
 
 
 def _allocated(file: Path) -> int:

@@ -1,9 +1,16 @@
-"""What both Qdrant engines agree on: vector names, HNSW settings, schema checks, records."""
+"""What both Qdrant engines agree on: vector names, HNSW settings, schema checks, filters, records.
+
+The two engines build the same filters from different classes (``qdrant_client.models`` and
+``qdrant_edge``): :func:`native_filter` holds the translation, each engine a
+:class:`FilterClasses` that constructs the objects.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -13,9 +20,10 @@ from univec.collection import (
     PAYLOAD_PART,
     PAYLOAD_PART_COUNT,
     CollectionSchema,
+    FieldCondition,
     PointRecord,
 )
-from univec.errors import SchemaMismatchError
+from univec.errors import InvalidArgumentError, SchemaMismatchError
 
 DENSE = "dense"
 MULTI = "multi"
@@ -75,6 +83,87 @@ def check_schema(where: str, schema: CollectionSchema, found: dict[str, dict[str
             )
 
 
+class FilterClasses(Protocol):
+    """How one Qdrant engine constructs filter objects (the translation is shared)."""
+
+    #: The engine's native filter class, and its name as error messages spell it.
+    filter_type: type
+    filter_name: str
+
+    def filter(self, *, must: list[Any] | None = None, should: list[Any] | None = None) -> Any:
+        """A ``Filter`` of ANDed (``must``) or ORed (``should``) conditions."""
+        ...
+
+    def match_value(self, key: str, value: str | int | bool) -> Any:
+        """``key == value``."""
+        ...
+
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        """``key`` equals one of ``values`` (all str, or all int)."""
+        ...
+
+    def float_equals(self, key: str, value: float) -> Any:
+        """``key == value`` for a float (a closed range)."""
+        ...
+
+    def is_empty(self, key: str) -> Any:
+        """``key`` is null, missing (or an empty list)."""
+        ...
+
+
+def native_filter(filter: Sequence[FieldCondition] | Any | None, classes: FilterClasses) -> Any:
+    """``FieldCondition`` s as the engine's ``Filter``; a native ``Filter`` passes through.
+
+    Raises:
+        InvalidArgumentError: ``filter`` is neither, or a value cannot be filtered on.
+    """
+    if filter is None:
+        return None
+    if not isinstance(filter, (list, tuple)):
+        if not isinstance(filter, classes.filter_type):
+            raise InvalidArgumentError(
+                f"filter of type {type(filter).__name__} is not a {classes.filter_name}; pass a "
+                f"metadata dict such as {{'lang': 'en'}} or a {classes.filter_name}."
+            )
+        return filter
+    if not filter:
+        return None
+    return classes.filter(must=[_condition(condition, classes) for condition in filter])
+
+
+def first_parts_filter(
+    filter: Sequence[FieldCondition] | Any | None, classes: FilterClasses
+) -> Any:
+    """Points that are part 0 of their document (one per document), matching ``filter``."""
+    conditions = [classes.match_value(PAYLOAD_PART, 0)]
+    translated = native_filter(filter, classes)
+    if translated is not None:
+        conditions.append(translated)
+    return classes.filter(must=conditions)
+
+
+def _condition(condition: FieldCondition, classes: FilterClasses) -> Any:
+    key = metadata_path(condition.key)
+    values = list(condition.values)
+    if condition.operator == "in" and match_any_values(values):
+        return classes.match_any(key, values)
+    options = [_equals(key, value, classes) for value in values]
+    return options[0] if len(options) == 1 else classes.filter(should=options)
+
+
+def _equals(key: str, value: Any, classes: FilterClasses) -> Any:
+    if value is None:
+        return classes.is_empty(key)
+    if isinstance(value, (str, bool, int)):
+        return classes.match_value(key, value)
+    if isinstance(value, float):
+        return classes.float_equals(key, value)
+    raise InvalidArgumentError(
+        f"Filter value {value!r:.60} on {key!r} is a {type(value).__name__}; filter on str, int, "
+        "bool, float or None values."
+    )
+
+
 def match_any_values(values: list[Any]) -> bool:
     """Whether Qdrant's ``MatchAny`` takes these values (all str, or all non-bool int)."""
     if not values:
@@ -84,9 +173,26 @@ def match_any_values(values: list[Any]) -> bool:
     return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
+
+
 def metadata_path(key: str) -> str:
-    """Payload path of a metadata key (metadata is stored nested, beside the bookkeeping)."""
-    return f"{PAYLOAD_METADATA}.{key}"
+    """Payload path of a metadata key (metadata is stored nested, beside the bookkeeping).
+
+    A key with other characters than letters, digits and ``_`` is quoted, so that ``"a.b"``
+    names that key and not ``b`` inside ``a`` (Qdrant's path syntax).
+
+    Raises:
+        InvalidArgumentError: The key contains a double quote, which Qdrant paths cannot hold.
+    """
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{PAYLOAD_METADATA}.{key}"
+    if '"' in key:
+        raise InvalidArgumentError(
+            f"Metadata key {key!r} contains a double quote, which Qdrant cannot filter on; "
+            "rename the key (or filter with a native Qdrant filter on another key)."
+        )
+    return f'{PAYLOAD_METADATA}."{key}"'
 
 
 def record_from_payload(

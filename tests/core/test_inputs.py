@@ -152,6 +152,15 @@ def test_missing_file(tmp_path):
         Image(str(missing))
 
 
+def test_directory_is_not_reported_as_missing(tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    with _raises(ImageLoadError, ValueError, "is a directory"):
+        Image(folder)
+    with _raises(ImageLoadError, ValueError, "scans"):
+        normalize_inputs([folder])
+
+
 def test_file_deleted_after_creation(tmp_path):
     path = tmp_path / "gone.png"
     path.write_bytes(_png())

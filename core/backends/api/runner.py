@@ -66,6 +66,9 @@ class EventLoopThread:
             if final is not None:
                 asyncio.run_coroutine_threadsafe(final, loop).result()
         finally:
+            # Join the worker threads of asyncio.to_thread too: loop.close() would only
+            # signal them, leaving them alive after close() returns.
+            asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result()
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
             loop.close()

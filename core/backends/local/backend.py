@@ -134,16 +134,16 @@ class LocalBackend:
         """
         from univec.backends.local.runner import run_batches
 
-        if self.closed:
-            raise ConfigurationError(
-                f"{self!r} was closed; create a new encoder to encode more inputs."
-            )
-        if multi and self.model.multi_vector_projector is None:
-            raise ConfigurationError(
-                f"Checkpoint {self.info.name!r} has no multi-vector projector (a merged vLLM "
-                "variant?). Use jinaai/jina-embeddings-v4 for multi-vectors."
-            )
         with self._lock:
+            if self.closed:
+                raise ConfigurationError(
+                    f"{self!r} was closed; create a new encoder to encode more inputs."
+                )
+            if multi and self.model.multi_vector_projector is None:
+                raise ConfigurationError(
+                    f"Checkpoint {self.info.name!r} has no multi-vector projector (a merged "
+                    "vLLM variant?). Use jinaai/jina-embeddings-v4 for multi-vectors."
+                )
             self.adapters.activate(task.adapter)
             pooled, tokens, usage = run_batches(self, items, task, dense=dense, multi=multi)
         dense_out = None
@@ -167,9 +167,10 @@ class LocalBackend:
         )
 
     def close(self) -> None:
-        """Drop the model (and free GPU memory)."""
-        self.closed = True
-        self.model = None
+        """Drop the model (and free GPU memory), after the forward pass in progress, if any."""
+        with self._lock:
+            self.closed = True
+            self.model = None
         if self.device.type == "cuda":
             import torch
 

@@ -37,8 +37,22 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise ConfigurationError(
             f"device={device!r} is not a torch device. Use 'cuda', 'cuda:1', 'mps' or 'cpu'."
         ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError(f"device={device!r} but CUDA is not available. Use device='cpu'.")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigurationError(
+                f"device={device!r} but CUDA is not available. Use device='cpu'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ConfigurationError(
+                f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) are "
+                "visible. Use device='cuda' or an index below that count."
+            )
+    if resolved.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigurationError(
+                f"device={device!r} but MPS (Apple GPU) is not available. Use device='cpu'."
+            )
     return resolved
 
 

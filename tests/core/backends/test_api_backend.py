@@ -5,31 +5,20 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 
 import univec
+from tests.support.fake_api import FAKE_INFO, make_encoder
 from univec.backends.api import KNOWN_MODELS, APIBackend
 from univec.errors import APIAuthenticationError, ConfigurationError
-
-INFO = univec.ModelInfo("jina-embeddings-v4", dim=64, matryoshka_dims=(16, 32, 64))
-
-
-def make_encoder(server, api_key: str | None = "test-key", **options) -> univec.Encoder:
-    settings = {"timeout": 5.0, "backoff_base": 0.01, "backoff_max": 0.05, "seed": 0}
-    settings.update(options)
-    return univec.Encoder.api(api_key, base_url=server.base_url, model_info=INFO, **settings)
 
 
 def texts(count: int, prefix: str = "text") -> list[str]:
     return [f"{prefix} number {i}" for i in range(count)]
-
-
-@pytest.fixture
-def server(fake_jina_api_server):
-    return fake_jina_api_server
 
 
 # ----------------------------------------------------------------- construction
@@ -65,7 +54,7 @@ def test_from_config_builds_an_api_encoder(server, monkeypatch):
     monkeypatch.setenv("UNIVEC_BACKEND", "api")
     monkeypatch.setenv("UNIVEC_BASE_URL", server.base_url)
     monkeypatch.setenv("JINA_API_KEY", "test-key")
-    with univec.Encoder.from_env(model_info=INFO) as encoder:
+    with univec.Encoder.from_env(model_info=FAKE_INFO) as encoder:
         assert encoder.backend_name == "api" and isinstance(encoder.backend, APIBackend)
         assert encoder.encode(["x"], task="text-matching").shape == (1, 64)
     assert server.embedding_requests[0].json["task"] == "text-matching"
@@ -259,7 +248,7 @@ def test_late_chunking_and_truncate_options(server):
 
 
 def test_backend_with_no_items(server):
-    backend = APIBackend("test-key", base_url=server.base_url, model_info=INFO)
+    backend = APIBackend("test-key", base_url=server.base_url, model_info=FAKE_INFO)
     spec = univec.resolve_task("retrieval.query")
     empty = backend.embed([], spec, dense=True, multi=True, dimensions=16)
     assert empty.dense.shape == (0, 16) and empty.multi == []
@@ -342,3 +331,13 @@ def test_close_then_reuse(server):
     assert encoder.encode(["b"], task="retrieval.query").shape == (1, 64)
     encoder.close()
     assert len(server.embedding_requests) == 2
+
+
+def test_close_joins_every_thread_it_started(server, golden_images):
+    before = set(threading.enumerate())
+    for _ in range(5):  # the leak was a race: repeat to catch it every time
+        encoder = make_encoder(server)
+        # Image inputs are read in worker threads of the engine loop (asyncio.to_thread).
+        encoder.encode([golden_images[0]], task="retrieval.passage")
+        encoder.close()
+        assert set(threading.enumerate()) <= before

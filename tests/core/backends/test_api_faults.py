@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import univec
+from tests.support.fake_api import FAKE_INFO, make_encoder
 from univec.errors import (
     APIAuthenticationError,
     APIConnectionError,
@@ -23,14 +24,7 @@ from univec.errors import (
     APITimeoutError,
 )
 
-INFO = univec.ModelInfo("jina-embeddings-v4", dim=64, matryoshka_dims=(16, 32, 64))
 TEXTS = ["A cat sat on the mat.", "Paris is the capital of France.", "def f(x): return x"]
-
-
-def make_encoder(server, api_key: str = "test-key", **options) -> univec.Encoder:
-    settings = {"timeout": 5.0, "backoff_base": 0.01, "backoff_max": 0.05, "seed": 0}
-    settings.update(options)
-    return univec.Encoder.api(api_key, base_url=server.base_url, model_info=INFO, **settings)
 
 
 def payload(inputs, task="retrieval.query", **extra):
@@ -44,11 +38,6 @@ def payload(inputs, task="retrieval.query", **extra):
     }
     body.update(extra)
     return body
-
-
-@pytest.fixture
-def server(fake_jina_api_server):
-    return fake_jina_api_server
 
 
 @pytest.fixture
@@ -68,13 +57,18 @@ def assert_all_payloads(server, expected, count):
         assert request.headers["authorization"] == "Bearer test-key"
 
 
+def assert_recovers(server, reference, requests, **options):
+    """Encoding TEXTS gives the fault-free vectors, after ``requests`` identical requests."""
+    with make_encoder(server, **options) as encoder:
+        vectors = encoder.encode(TEXTS, task="retrieval.query")
+    np.testing.assert_array_equal(vectors, reference)
+    assert_all_payloads(server, payload(TEXTS), requests)
+
+
 # ----------------------------------------------------------------- retried faults
 def test_429_waits_retry_after_then_succeeds(server, reference):
     server.inject("status", status=429, retry_after=0.4, detail="Too many requests")
-    with make_encoder(server) as encoder:
-        vectors = encoder.encode(TEXTS, task="retrieval.query")
-    np.testing.assert_array_equal(vectors, reference)
-    assert_all_payloads(server, payload(TEXTS), 2)
+    assert_recovers(server, reference, 2)
     first, second = server.embedding_requests
     assert second.received_at - first.received_at >= 0.4  # Retry-After honoured
     assert [first.status, second.status] == [429, 200]
@@ -82,38 +76,27 @@ def test_429_waits_retry_after_then_succeeds(server, reference):
 
 def test_503_twice_then_succeeds(server, reference):
     server.inject("status", status=503, times=2, detail="overloaded")
-    with make_encoder(server) as encoder:
-        vectors = encoder.encode(TEXTS, task="retrieval.query")
-    np.testing.assert_array_equal(vectors, reference)
-    assert_all_payloads(server, payload(TEXTS), 3)
+    assert_recovers(server, reference, 3)
     assert server.statuses == {503: 2, 200: 1}
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
 def test_other_transient_statuses_are_retried(server, reference, status):
     server.inject("status", status=status)
-    with make_encoder(server) as encoder:
-        np.testing.assert_array_equal(encoder.encode(TEXTS, task="retrieval.query"), reference)
-    assert_all_payloads(server, payload(TEXTS), 2)
+    assert_recovers(server, reference, 2)
 
 
 def test_dropped_connection_then_succeeds(server, reference):
     server.inject("drop")
-    with make_encoder(server) as encoder:
-        vectors = encoder.encode(TEXTS, task="retrieval.query")
-    np.testing.assert_array_equal(vectors, reference)
-    assert_all_payloads(server, payload(TEXTS), 2)
+    assert_recovers(server, reference, 2)
     assert [r.status for r in server.embedding_requests] == [None, 200]
 
 
 def test_slow_response_times_out_then_succeeds(server, reference):
     server.inject("slow", delay=1.5)
     started = time.monotonic()
-    with make_encoder(server, timeout=0.3) as encoder:
-        vectors = encoder.encode(TEXTS, task="retrieval.query")
+    assert_recovers(server, reference, 2, timeout=0.3)
     elapsed = time.monotonic() - started
-    np.testing.assert_array_equal(vectors, reference)
-    assert_all_payloads(server, payload(TEXTS), 2)
     assert 0.3 <= elapsed < 1.5  # gave up on the slow answer after the timeout
 
 
@@ -165,10 +148,7 @@ def test_retry_after_beyond_budget_fails_at_once(server):
 # ----------------------------------------------------------------- malformed responses
 def test_shuffled_indexes_are_reordered(server, reference):
     server.inject("shuffle")
-    with make_encoder(server) as encoder:
-        vectors = encoder.encode(TEXTS, task="retrieval.query")
-    np.testing.assert_array_equal(vectors, reference)
-    assert_all_payloads(server, payload(TEXTS), 1)
+    assert_recovers(server, reference, 1)
 
 
 def test_shuffled_multivectors_are_reordered(server):
@@ -227,7 +207,7 @@ def test_error_detail_echoing_the_key_is_redacted(server):
 
 
 def test_422_from_validation_is_a_request_error(server):
-    options = {"model": "jina-embeddings-v9", "model_info": INFO}
+    options = {"model": "jina-embeddings-v9", "model_info": FAKE_INFO}
     with (
         univec.Encoder.api("test-key", base_url=server.base_url, **options) as encoder,
         pytest.raises(APIRequestError) as info,

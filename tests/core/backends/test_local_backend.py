@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -224,6 +225,13 @@ def test_resolve_device_and_dtype(monkeypatch):
         resolve_device("cuda")
     with pytest.raises(ConfigurationError, match="'tpu-ish'"):
         resolve_device("tpu-ish")
+    with pytest.raises(ConfigurationError, match="MPS"):  # not torch's error at model.to()
+        resolve_device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(ConfigurationError, match=r"'cuda:3'.*only 1 CUDA device"):
+        resolve_device("cuda:3")
 
 
 def test_bfloat16_on_cpu_is_close_to_golden(tiny_model_path, golden):
@@ -248,3 +256,39 @@ def test_close_releases_the_model(tiny_model_path):
     with univec.Encoder.local(str(tiny_model_path), device="cpu") as encoder:
         assert encoder.backend.model is not None
     assert encoder.backend.model is None
+
+
+def test_close_waits_for_the_forward_pass_in_progress(tiny_model_path):
+    encoder = univec.Encoder.local(str(tiny_model_path), device="cpu")
+    backend = encoder.backend
+    entered, release = threading.Event(), threading.Event()
+    activate = backend.adapters.activate
+
+    def slow_activate(adapter):
+        entered.set()
+        release.wait(5)
+        activate(adapter)
+
+    backend.adapters.activate = slow_activate
+    results: list[object] = []
+
+    def encode():
+        try:
+            results.append(encoder.encode(["x"], "retrieval.query"))
+        except Exception as exc:  # recorded: the assertion below shows which
+            results.append(exc)
+
+    worker = threading.Thread(target=encode)
+    worker.start()
+    assert entered.wait(5)
+    closer = threading.Thread(target=encoder.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive()  # close() waits instead of pulling the model from under the pass
+    release.set()
+    worker.join(5)
+    closer.join(5)
+    assert isinstance(results[0], np.ndarray) and results[0].shape == (1, 64)
+    assert backend.model is None
+    with pytest.raises(ConfigurationError, match="closed"):
+        encoder.encode(["y"], "retrieval.query")

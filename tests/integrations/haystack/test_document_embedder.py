@@ -7,6 +7,7 @@ import pytest
 from haystack import Document
 from haystack.utils import Secret
 
+from tests.support.spies import count_encode_calls
 from univec.integrations.haystack import UnivecDocumentEmbedder
 
 TYPE = "univec.integrations.haystack.document_embedder.UnivecDocumentEmbedder"
@@ -98,22 +99,15 @@ def test_meta_fields_are_embedded_with_the_separator(tiny_encoder) -> None:
 
 
 def test_batches_and_progress_bar(tiny_encoder, monkeypatch, capsys) -> None:
-    sizes: list[int] = []
-    encode = tiny_encoder.encode
-    monkeypatch.setattr(
-        tiny_encoder,
-        "encode",
-        lambda inputs, *a, **k: sizes.append(len(inputs)) or encode(inputs, *a, **k),
-    )
+    expected = tiny_encoder.encode(TEXTS, "retrieval.passage")
+    sizes = count_encode_calls(tiny_encoder, monkeypatch)
     embedder = UnivecDocumentEmbedder(encoder=tiny_encoder, batch_size=2, progress_bar=True)
 
     result = embedder.run(_documents())["documents"]
 
     assert sizes == [2, 1]
     assert "Embedding" in capsys.readouterr().err
-    np.testing.assert_allclose(
-        [d.embedding for d in result], encode(TEXTS, "retrieval.passage"), atol=1e-6
-    )
+    np.testing.assert_allclose([d.embedding for d in result], expected, atol=1e-6)
     embedder.progress_bar = False
     embedder.run(_documents())
     assert "Embedding" not in capsys.readouterr().err

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from haystack import Document
 
+from tests.support.spies import count_encode_calls
 from univec.integrations.haystack import UnivecDocumentImageEmbedder
 
 TYPE = "univec.integrations.haystack.document_image_embedder.UnivecDocumentImageEmbedder"
@@ -70,13 +71,8 @@ def test_run_matches_encoder(
 
 
 def test_absolute_paths_without_root_and_batches(tiny_encoder, golden_images, monkeypatch) -> None:
-    sizes: list[int] = []
-    encode = tiny_encoder.encode
-    monkeypatch.setattr(
-        tiny_encoder,
-        "encode",
-        lambda inputs, *a, **k: sizes.append(len(inputs)) or encode(inputs, *a, **k),
-    )
+    expected = tiny_encoder.encode(golden_images, "retrieval.passage")
+    sizes = count_encode_calls(tiny_encoder, monkeypatch)
     documents = [Document(content="x", meta={"image": str(p)}) for p in golden_images]
     embedder = UnivecDocumentImageEmbedder(
         encoder=tiny_encoder, file_path_meta_field="image", batch_size=1, progress_bar=False
@@ -85,7 +81,6 @@ def test_absolute_paths_without_root_and_batches(tiny_encoder, golden_images, mo
     result = embedder.run(documents)["documents"]
 
     assert sizes == [1, 1]
-    expected = encode(golden_images, "retrieval.passage")
     np.testing.assert_allclose([d.embedding for d in result], expected, atol=1e-6)
 
 

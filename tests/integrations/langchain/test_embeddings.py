@@ -6,15 +6,10 @@ import numpy as np
 import pytest
 
 import univec
+from tests.support.families import FAMILIES, QUERIES
 from univec.integrations.langchain import UnivecEmbeddings
 
-QUERIES = ["Where is Paris?", "def add(a, b)"]
 DOCUMENTS = ["Paris is the capital of France.", "return a + b", "Berlin is in Germany."]
-FAMILIES = [
-    ("retrieval", "retrieval.query", "retrieval.passage"),
-    ("code", "code.query", "code.passage"),
-    ("text-matching", "text-matching", "text-matching"),
-]
 
 
 def test_all_is_pinned() -> None:

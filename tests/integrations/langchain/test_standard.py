@@ -13,7 +13,9 @@ from univec.integrations.langchain import UnivecEmbeddings
 TINY_CONFIG = {"backend": "local", "model": str(TINY_MODEL), "device": "cpu"}
 
 
-class TestUnivecEmbeddingsUnit(EmbeddingsUnitTests):
+class TinyLocalEmbeddings:
+    """What both standard suites need: the class, built on the tiny local checkpoint."""
+
     @property
     def embeddings_class(self) -> type[UnivecEmbeddings]:
         return UnivecEmbeddings
@@ -22,6 +24,8 @@ class TestUnivecEmbeddingsUnit(EmbeddingsUnitTests):
     def embedding_model_params(self) -> dict[str, Any]:
         return dict(TINY_CONFIG)
 
+
+class TestUnivecEmbeddingsUnit(TinyLocalEmbeddings, EmbeddingsUnitTests):
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
         return (
@@ -31,11 +35,5 @@ class TestUnivecEmbeddingsUnit(EmbeddingsUnitTests):
         )
 
 
-class TestUnivecEmbeddingsIntegration(EmbeddingsIntegrationTests):
-    @property
-    def embeddings_class(self) -> type[UnivecEmbeddings]:
-        return UnivecEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return dict(TINY_CONFIG)
+class TestUnivecEmbeddingsIntegration(TinyLocalEmbeddings, EmbeddingsIntegrationTests):
+    pass

@@ -10,9 +10,10 @@ import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
 
 import univec
+from tests.support.families import FAMILIES, QUERIES
+from tests.support.spies import count_encode_calls
 from univec.integrations.llamaindex import UnivecEmbedding
 
-QUERIES = ["Where is Paris?", "def add(a, b)"]
 TEXTS = [
     "Paris is the capital of France.",
     "return a + b",
@@ -20,11 +21,20 @@ TEXTS = [
     "The Seine flows through Paris.",
     "Rome is in Italy.",
 ]
-FAMILIES = [
-    ("retrieval", "retrieval.query", "retrieval.passage"),
-    ("code", "code.query", "code.passage"),
-    ("text-matching", "text-matching", "text-matching"),
-]
+
+
+def assert_retrieval_vectors(embed_model: UnivecEmbedding, tiny_encoder) -> None:
+    """Texts get ``retrieval.passage`` vectors and queries ``retrieval.query`` ones, as encoded."""
+    np.testing.assert_allclose(
+        embed_model.get_text_embedding_batch(TEXTS),
+        tiny_encoder.encode(TEXTS, "retrieval.passage"),
+        atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        embed_model.get_query_embedding(QUERIES[0]),
+        tiny_encoder.encode(QUERIES[:1], "retrieval.query")[0],
+        atol=1e-6,
+    )
 
 
 def test_all_is_pinned() -> None:
@@ -68,38 +78,12 @@ def test_built_from_config_matches_encoder(tiny_encoder, tiny_model_path) -> Non
     embed_model = UnivecEmbedding(backend="local", model=str(tiny_model_path), device="cpu")
 
     assert embed_model.model_name == str(tiny_model_path)
-    np.testing.assert_allclose(
-        embed_model.get_text_embedding_batch(TEXTS),
-        tiny_encoder.encode(TEXTS, "retrieval.passage"),
-        atol=1e-6,
-    )
-    np.testing.assert_allclose(
-        embed_model.get_query_embedding(QUERIES[0]),
-        tiny_encoder.encode(QUERIES[:1], "retrieval.query")[0],
-        atol=1e-6,
-    )
-
-
-def _count_encode_calls(encoder, monkeypatch) -> list[int]:
-    sizes: list[int] = []
-    encode, aencode = encoder.encode, encoder.aencode
-
-    def counting_encode(inputs, *args, **kwargs):
-        sizes.append(len(inputs))
-        return encode(inputs, *args, **kwargs)
-
-    async def counting_aencode(inputs, *args, **kwargs):
-        sizes.append(len(inputs))
-        return await aencode(inputs, *args, **kwargs)
-
-    monkeypatch.setattr(encoder, "encode", counting_encode)
-    monkeypatch.setattr(encoder, "aencode", counting_aencode)
-    return sizes
+    assert_retrieval_vectors(embed_model, tiny_encoder)
 
 
 async def test_embed_batch_size_is_one_encoder_call_per_batch(tiny_encoder, monkeypatch) -> None:
     embed_model = UnivecEmbedding(encoder=tiny_encoder, embed_batch_size=2)
-    sizes = _count_encode_calls(tiny_encoder, monkeypatch)
+    sizes = count_encode_calls(tiny_encoder, monkeypatch)
 
     vectors = embed_model.get_text_embedding_batch(TEXTS)
     assert sizes == [2, 2, 1]
@@ -113,7 +97,7 @@ def test_image_embeddings_match_encoder(tiny_encoder, golden_images, monkeypatch
     embed_model = UnivecEmbedding(encoder=tiny_encoder, embed_batch_size=1)
     paths = [str(path) for path in golden_images]
     expected = tiny_encoder.encode(golden_images, "retrieval.passage")
-    sizes = _count_encode_calls(tiny_encoder, monkeypatch)
+    sizes = count_encode_calls(tiny_encoder, monkeypatch)
 
     np.testing.assert_allclose(embed_model.get_image_embedding_batch(paths), expected, atol=1e-6)
     assert sizes == [1, 1]
@@ -214,16 +198,7 @@ def test_loaded_from_dict_works_with_env_key(
     loaded = UnivecEmbedding.from_dict(saved, encoder_options={"model_info": api_encoder.info})
 
     assert loaded.embed_batch_size == 2
-    np.testing.assert_allclose(
-        loaded.get_text_embedding_batch(TEXTS),
-        tiny_encoder.encode(TEXTS, "retrieval.passage"),
-        atol=1e-6,
-    )
-    np.testing.assert_allclose(
-        loaded.get_query_embedding(QUERIES[0]),
-        tiny_encoder.encode(QUERIES[:1], "retrieval.query")[0],
-        atol=1e-6,
-    )
+    assert_retrieval_vectors(loaded, tiny_encoder)
     sent = {r.json["task"] for r in jina_api_server.embedding_requests}
     assert sent == {"retrieval.passage", "retrieval.query"}
 

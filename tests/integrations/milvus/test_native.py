@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import univec
+from tests.integrations.collection_support import TEXTS
 from univec.collection import CollectionSchema
 
 pymilvus = pytest.importorskip("pymilvus")
@@ -189,15 +190,6 @@ def native_collection(server_uri, tiny_encoder):
     client = collection.engine.client
     client.drop_collection(name)
     collection.close()
-
-
-TEXTS = [
-    "The cat sat on the mat.",
-    "Dogs bark at the moon at night.",
-    "Paris is the capital of France.",
-    "Python and Rust are programming languages.",
-    "The mitochondria is the powerhouse of the cell.",
-]
 
 
 def test_server_gets_the_native_layout_and_scores_maxsim(native_collection, tiny_encoder):
