@@ -15,6 +15,7 @@ from univec.collection import redact_url
 from univec.errors import CollectionError, ConfigurationError
 from univec.integrations.milvus import DEFAULT_URI, MilvusCollection
 
+
 def test_milvus_lite_is_the_default_engine(tmp_path, tiny_encoder, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with MilvusCollection("docs", tiny_encoder, progress=False) as collection:
@@ -87,7 +88,8 @@ def test_repr_hides_the_token(lite_uri, collection_name, tiny_encoder):
     ) as c:
         assert token not in repr(c) and token not in repr(c.engine) and lite_uri in repr(c.engine)
     assert (
-        redact_url(f"https://root:{token}@example.com:19530") == "https://root:***@example.com:19530"
+        redact_url(f"https://root:{token}@example.com:19530")
+        == "https://root:***@example.com:19530"
     )
     assert redact_url("http://localhost:19530") == "http://localhost:19530"
 

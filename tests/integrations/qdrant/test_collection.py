@@ -25,6 +25,7 @@ from qdrant_client import QdrantClient
 
 from univec.integrations.qdrant import QdrantCollection
 
+
 def test_edge_optimizes_while_adding_and_stays_exact(tmp_path, tiny_encoder, monkeypatch):
     from univec.integrations.qdrant._edge import EdgeEngine
 

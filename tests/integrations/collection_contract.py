@@ -1,7 +1,9 @@
-"""The behaviour every multi-vector collection shares, run on every engine.
+"""The behaviour every multi-vector collection shares, written once for every engine.
 
-Engines: Qdrant Edge (embedded, on disk), ``QdrantClient(":memory:")`` and Milvus Lite (one
-instance per session). Every test runs the real engine and the real tiny checkpoint
+Not collected by itself: ``tests/integrations/qdrant/test_contract.py`` (Qdrant Edge, on disk,
+and ``QdrantClient(":memory:")``) and ``tests/integrations/milvus/test_contract.py`` (Milvus
+Lite, one instance per session) import these tests with a ``store`` fixture over their engines
+(:func:`store_fixture`). Every test runs the real engine and the real tiny checkpoint
 (``tiny_encoder``); scores are compared with NumPy MaxSim / cosine of the encoder's own
 vectors. Engine-specific behaviour (constructors, locks, layouts, secrets) is tested in
 ``tests/integrations/<engine>/``.
@@ -124,8 +126,13 @@ def _milvus_store(request: pytest.FixtureRequest, encoder: Any) -> Store:
     )
 
 
-@pytest.fixture(params=ENGINES)
-def store(request, tmp_path, tiny_encoder):
+def store_fixture(engines: list[str]) -> Any:
+    """The ``store`` fixture over ``engines`` (some of :data:`ENGINES`) for a test module."""
+    assert set(engines) <= set(ENGINES), engines
+    return pytest.fixture(params=engines, name="store")(_store)
+
+
+def _store(request, tmp_path, tiny_encoder):
     """The engine under test; closes every collection it opened."""
     client = None
     if request.param == "milvus-lite":

@@ -1,0 +1,54 @@
+"""The benchmark scripts run end to end (at toy sizes: no timing is asserted here).
+
+The speed targets themselves are printed by the scripts at their default sizes; see README.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
+
+
+def run(script: str, *args: str, cwd: Path) -> str:
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
+    return completed.stdout
+
+
+@pytest.mark.slow
+def test_encode_benchmark_runs_and_reports_a_ratio(tmp_path):
+    out = run(
+        "encode.py", "--hidden", "32", "--layers", "1", "--texts", "16", "--max-words", "40",
+        "--repeats", "1", "--plot", "none", cwd=tmp_path,
+    )  # fmt: skip
+    assert "ratio univec/baseline: throughput x" in out
+    assert "same vectors" in out  # univec and the baseline agree
+
+
+@pytest.mark.slow
+def test_api_benchmark_runs_without_429s_or_failures(tmp_path):
+    out = run("api.py", "--texts", "300", "--naive-sample", "5", "--skip-limit-run", cwd=tmp_path)
+    assert "Throughput ratio" in out
+    assert "univec: 429 responses = 0, failures = 0." in out
+
+
+@pytest.mark.slow
+def test_search_benchmark_runs_every_engine(tmp_path):
+    out = run(
+        "search.py", "--docs", "60", "--tokens", "20", "--queries", "5", "--plot", "none",
+        cwd=tmp_path,
+    )  # fmt: skip
+    for engine in ("numpy", "qdrant-edge", "milvus-lite"):
+        assert f"\n{engine} " in out
+    assert "recall@10 1.000" in out  # hybrid with candidates >= docs is exact

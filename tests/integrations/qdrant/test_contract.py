@@ -1,0 +1,8 @@
+"""The shared collection behaviour (``tests/integrations/collection_contract.py``) on Qdrant."""
+
+from __future__ import annotations
+
+from tests.integrations.collection_contract import *  # noqa: F403 (the shared tests)
+from tests.integrations.collection_contract import store_fixture
+
+store = store_fixture(["qdrant-edge", "qdrant-memory"])
