@@ -308,6 +308,7 @@ def measure(
 
 # --------------------------------------------------------------------------- report
 def report(results: list[Result], args: argparse.Namespace) -> bool:
+    """Print the table and the target checks; False when a target fails at the target size."""
     baseline = results[0]
     print(
         f"\n{args.docs:,} docs x {args.tokens} tokens, {args.queries} queries x "
@@ -328,8 +329,12 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
         line += f"{ratio:>9.2f}x{r.recall:>11.3f}{disk:>12}"
         print(line)
     print()
-    if (args.docs, args.tokens, args.query_tokens) != (2000, 300, 20):
-        print("(the targets are set for 2,000 docs x 300 tokens and 20-token queries)")
+    at_target_size = (args.docs, args.tokens, args.query_tokens) == (2000, 300, 20)
+    if not at_target_size:
+        print(
+            "(the targets are set for 2,000 docs x 300 tokens and 20-token queries: at this size "
+            "they are shown for information and do not set the exit status)"
+        )
     ok = True
     for r in results:
         target = TARGETS.get(r.engine)
@@ -360,7 +365,7 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
         for text, passed in checks:
             ok &= passed
             print(f"{'PASS' if passed else 'FAIL'}  {r.engine}: {text}")
-    return ok
+    return ok or not at_target_size
 
 
 def plot(results: list[Result], path: Path) -> None:

@@ -157,26 +157,30 @@ def test_requests_per_minute_paces_requests(server):
     # 600/min = one every 0.1 s, with a burst of 3 requests.
     options = {"requests_per_minute": 600, "rate_limit_burst": 3 / 600, "max_batch_size": 1}
     with make_encoder(server, **options) as encoder:
+        started = time.monotonic()
         encoder.encode(texts(8), task="retrieval.query")
+        elapsed = time.monotonic() - started
     times = sorted(r.received_at for r in server.embedding_requests)
     assert len(times) == 8
     assert times[2] - times[0] < 0.15  # the burst goes at once (paced, it would take 0.2 s)
-    assert times[-1] - times[0] >= 0.45  # then five more at 10 per second
-    for i in range(len(times)):  # never more than 3 + 10/s in any window
-        for j in range(i + 1, len(times)):
-            assert j - i + 1 <= 3 + 10 * (times[j] - times[i]) + 1
+    # Then five more at 10 per second: the last cannot leave before 0.5 s. Measured on the
+    # client: the server's receive times can bunch up on a busy machine (the exact pacing is
+    # unit-tested with a fake clock in test_api_payload.py).
+    assert elapsed >= 0.5
 
 
 def test_tokens_per_minute_paces_requests(server):
     # 60,000 tokens/min = 1,000 per second, burst 600; each text is ~504 estimated tokens.
     options = {"tokens_per_minute": 60_000, "rate_limit_burst": 0.01, "max_batch_size": 1}
     with make_encoder(server, **options) as encoder:
+        started = time.monotonic()
         encoder.encode(["y" * 1500] * 3, task="retrieval.query")
-    times = sorted(r.received_at for r in server.embedding_requests)
+        elapsed = time.monotonic() - started
+    assert len(server.embedding_requests) == 3
     # The server bills ~375 tokens each, which the limiter credits back after each answer,
-    # but the second request still waits for its estimate: (504 - 96) / 1000 s at least.
-    assert times[1] - times[0] >= 0.3
-    assert times[2] - times[0] >= 0.6
+    # but each later request still waits for its estimate: (504 - 96) / 1000 s at least, twice.
+    # Measured on the client (server receive times can bunch up on a busy machine).
+    assert elapsed >= 0.6
 
 
 SERVER_LIMIT = {"requests_per_minute": 1200, "tokens_per_minute": None, "burst": 0.005}
