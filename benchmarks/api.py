@@ -204,7 +204,7 @@ def save_plot(runs: list[Run], path: Path) -> None:
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    print(f"Plot saved to {path.relative_to(ROOT)}")
+    print(f"Plot saved to {path}")
 
 
 def main() -> None:
@@ -212,6 +212,11 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=5000)
     parser.add_argument("--naive-sample", type=int, default=60)
     parser.add_argument("--skip-limit-run", action="store_true")
+    parser.add_argument(
+        "--plot",
+        default=str(ROOT / "benchmarks" / "results" / "api.png"),
+        help="where to save the plot ('none' for no plot)",
+    )
     args = parser.parse_args()
 
     texts = make_texts(args.texts, words=20)  # ~150 characters, ~40 billed tokens each
@@ -264,7 +269,8 @@ def main() -> None:
             )
     finally:
         server.close()
-    save_plot(runs, ROOT / "benchmarks" / "results" / "api.png")
+    if args.plot.lower() != "none":
+        save_plot(runs, Path(args.plot))
 
 
 if __name__ == "__main__":
