@@ -39,7 +39,7 @@ class EdgeEngine:
         path: Directory holding the collections (each one is a sub-directory).
         name: Collection name.
         hnsw: HNSW settings of the dense vector.
-        segments: Target number of optimized segments (default: 4 per core, at least 8).
+        segments: Target number of optimized segments (default: 4 per core, at least 16).
     """
 
     #: Qdrant Edge runs no background optimizer, so this engine runs it. While writing, each
@@ -48,7 +48,7 @@ class EdgeEngine:
     #: optimizes what is left (a no-op while the appendable segment is small). Optimized
     #: segments store token vectors compactly (MaxSim ~1.7x faster) and are searched in
     #: parallel, one thread per segment.
-    optimize_min_points: int = 256
+    optimize_min_points: int = 128
 
     def __init__(
         self,
@@ -63,8 +63,9 @@ class EdgeEngine:
         self.path = Path(path) / name
         self.hnsw = hnsw or HnswSettings()
         # Several optimized segments per core keep the search threads evenly loaded (measured
-        # on 2 cores, 2,000 x 300 tokens: 8 segments score MaxSim ~1.7x faster than 2).
-        self.segments = segments or max(8, 4 * (os.cpu_count() or 1))
+        # on 2 cores, 2,000 x 300 tokens: 8 segments score MaxSim ~1.7x faster than 2, and 16
+        # another ~1.1x faster than 8, as a preempted thread then holds back less work).
+        self.segments = segments or max(16, 4 * (os.cpu_count() or 1))
         self._shard: Any = None
         self._written = 0  # points upserted since the last optimization
         self._points = 0  # points in the shard (an estimate: upserts may replace)
@@ -121,7 +122,13 @@ class EdgeEngine:
             hnsw_config=edge.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
         )
         optimizers = edge.EdgeOptimizersConfig(default_segment_number=self.segments)
-        return edge.EdgeConfig(vectors={DENSE: dense, MULTI: multi}, optimizers=optimizers)
+        # One search thread per segment (persisted with the shard): a segment waits for no
+        # other, which scores MaxSim ~3% faster on 2 cores than the default 8 threads.
+        return edge.EdgeConfig(
+            vectors={DENSE: dense, MULTI: multi},
+            optimizers=optimizers,
+            max_search_threads=self.segments,
+        )
 
     # ------------------------------------------------------------------ writes
     def upsert(self, records: Sequence[PointRecord]) -> None:
