@@ -1,6 +1,6 @@
 """A real HTTP server on 127.0.0.1 speaking the Jina Embeddings API contract (tests only).
 
-It answers ``POST /v1/embeddings`` as ../shared/SPEC.md describes: it checks the bearer key,
+It answers ``POST /v1/embeddings`` as the hosted Jina Embeddings API documents it: it checks the bearer key,
 validates the body strictly (unknown fields, tasks, dimensions, input kinds are 422), and serves
 vectors computed by a :class:`univec.Encoder` (the tiny local one in tests) or cheap
 deterministic fake vectors. It records every request and can inject faults.
