@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -49,9 +48,6 @@ __all__ = [
     "document_key",
     "normalize_filter",
     "point_id",
-    "redact_url",
-    "scrub_secrets",
-    "url_password",
 ]
 
 SearchMode = Literal["multi", "dense", "hybrid"]
@@ -297,34 +293,6 @@ def content_id(item: str | Image) -> str:
     if isinstance(item, str):
         return "text-" + hashlib.sha256(item.encode("utf-8")).hexdigest()[:32]
     return "image-" + hashlib.sha256(item.read_bytes()).hexdigest()[:32]
-
-
-# --------------------------------------------------------------------------- secrets
-def url_password(url: str | None) -> str | None:
-    """The password in ``url`` (``scheme://user:password@host``), if it holds one."""
-    try:
-        return urlsplit(url).password if url else None
-    except ValueError:  # not a URL (a path, ":memory:")
-        return None
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password, e.g. ``https://user:***@host:19530`` (engines' reprs, errors)."""
-    password = url_password(url)
-    if password is None:
-        return url
-    parts = urlsplit(url)
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def scrub_secrets(exc: BaseException, *secrets: str | None) -> str:
-    """``"<type>: <message>"`` of an engine's error, with every secret replaced by ``***``."""
-    text = f"{type(exc).__name__}: {exc}"
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 # --------------------------------------------------------------------------- collection

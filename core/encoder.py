@@ -202,13 +202,7 @@ class Encoder:
             ``(n, d)`` float32 unit-norm rows, or a list of ``(n_tokens_i, 128)`` arrays; in
             input order.
         """
-        items, spec = self._prepare(inputs, task, dimensions, multivector)
-        if not items:
-            return [] if multivector else np.zeros((0, dimensions or self.dim), np.float32)
-        result = self._backend.embed(
-            items, spec, dense=not multivector, multi=multivector, dimensions=dimensions
-        )
-        self.usage += result.usage
+        result = self._embed(inputs, task, dimensions, dense=not multivector, multi=multivector)
         return result.multi if multivector else result.dense
 
     def encode_both(
@@ -219,12 +213,7 @@ class Encoder:
         Returns:
             :class:`Embeddings` with ``dense`` ``(n, d)`` and ``multi`` (list of arrays).
         """
-        items, spec = self._prepare(inputs, task, dimensions, False)
-        if not items:
-            return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
-        result = self._backend.embed(items, spec, dense=True, multi=True, dimensions=dimensions)
-        self.usage += result.usage
-        return result
+        return self._embed(inputs, task, dimensions, dense=True, multi=True)
 
     async def aencode(
         self,
@@ -235,27 +224,16 @@ class Encoder:
         multivector: bool = False,
     ) -> np.ndarray | list[np.ndarray]:
         """Async form of :meth:`encode`."""
-        items, spec = self._prepare(inputs, task, dimensions, multivector)
-        if not items:
-            return [] if multivector else np.zeros((0, dimensions or self.dim), np.float32)
-        result = await self._backend.aembed(
-            items, spec, dense=not multivector, multi=multivector, dimensions=dimensions
+        result = await self._aembed(
+            inputs, task, dimensions, dense=not multivector, multi=multivector
         )
-        self.usage += result.usage
         return result.multi if multivector else result.dense
 
     async def aencode_both(
         self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
     ) -> Embeddings:
         """Async form of :meth:`encode_both`."""
-        items, spec = self._prepare(inputs, task, dimensions, False)
-        if not items:
-            return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
-        result = await self._backend.aembed(
-            items, spec, dense=True, multi=True, dimensions=dimensions
-        )
-        self.usage += result.usage
-        return result
+        return await self._aembed(inputs, task, dimensions, dense=True, multi=True)
 
     def encode_query(
         self, inputs: Iterable[object], family: str = "retrieval", **kwargs: Any
@@ -280,6 +258,43 @@ class Encoder:
         self.close()
 
     # ----------------------------------------------------------------- helpers
+    def _embed(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        dimensions: int | None,
+        *,
+        dense: bool,
+        multi: bool,
+    ) -> Embeddings:
+        items, spec = self._prepare(inputs, task, dimensions, multi and not dense)
+        if not items:
+            return self._empty(dimensions)
+        result = self._backend.embed(items, spec, dense=dense, multi=multi, dimensions=dimensions)
+        self.usage += result.usage
+        return result
+
+    async def _aembed(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        dimensions: int | None,
+        *,
+        dense: bool,
+        multi: bool,
+    ) -> Embeddings:
+        items, spec = self._prepare(inputs, task, dimensions, multi and not dense)
+        if not items:
+            return self._empty(dimensions)
+        result = await self._backend.aembed(
+            items, spec, dense=dense, multi=multi, dimensions=dimensions
+        )
+        self.usage += result.usage
+        return result
+
+    def _empty(self, dimensions: int | None) -> Embeddings:
+        return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
+
     def _prepare(
         self, inputs: Iterable[object], task: str, dimensions: int | None, multivector: bool
     ) -> tuple[list[Any], TaskSpec]:

@@ -23,9 +23,6 @@ from univec.collection import (
     FieldCondition,
     PointRecord,
     SearchMode,
-    redact_url,
-    scrub_secrets,
-    url_password,
 )
 from univec.errors import (
     CollectionError,
@@ -38,6 +35,7 @@ from univec.integrations.milvus._detect import DENSE, ID, LAYOUTS, PAYLOAD, TOKE
 from univec.integrations.milvus._filters import both, first_parts, quote, to_expression
 from univec.integrations.milvus._native import NativeLayout
 from univec.integrations.milvus._portable import PortableLayout
+from univec.secrets import describe_error, redact_url, url_password
 
 #: Where Milvus Lite keeps collections when no ``uri`` or ``client`` is given.
 DEFAULT_URI = "./univec.db"
@@ -331,7 +329,7 @@ class MilvusEngine:
             ) from None  # the original may carry connection parameters
 
     def _scrub(self, exc: BaseException) -> str:
-        return scrub_secrets(exc, self._secret, url_password(self.uri))
+        return describe_error(exc, self._secret, url_password(self.uri))
 
 
 def _batches(records: Sequence[PointRecord], size_of: Any) -> Iterator[list[PointRecord]]:

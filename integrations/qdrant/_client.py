@@ -14,9 +14,6 @@ from univec.collection import (
     FieldCondition,
     PointRecord,
     SearchMode,
-    redact_url,
-    scrub_secrets,
-    url_password,
 )
 from univec.errors import CollectionError, InvalidArgumentError, SchemaMismatchError
 from univec.integrations.qdrant._schema import (
@@ -28,6 +25,7 @@ from univec.integrations.qdrant._schema import (
     native_filter,
     record_from_payload,
 )
+from univec.secrets import describe_error, redact_url, url_password
 
 
 class ClientEngine:
@@ -256,7 +254,7 @@ class ClientEngine:
             ) from None  # the original may carry request headers
 
     def _scrub(self, exc: BaseException) -> str:
-        return scrub_secrets(exc, self._secret, self._password)
+        return describe_error(exc, self._secret, self._password)
 
 
 class _ClientFilters:

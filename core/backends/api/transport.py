@@ -22,6 +22,7 @@ from univec.errors import (
     APIServerError,
     APITimeoutError,
 )
+from univec.secrets import redact
 
 if TYPE_CHECKING:
     import httpx
@@ -101,11 +102,6 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
-    return text.replace(secret, "***") if secret else text
 
 
 def error_from_response(response: httpx.Response, secret: str | None = None) -> APIError:

@@ -11,9 +11,9 @@ import logging
 import pytest
 
 from tests.integrations.collection_support import release_lite
-from univec.collection import redact_url
 from univec.errors import CollectionError, ConfigurationError
 from univec.integrations.milvus import DEFAULT_URI, MilvusCollection
+from univec.secrets import redact_url
 
 
 def test_milvus_lite_is_the_default_engine(tmp_path, tiny_encoder, monkeypatch):
