@@ -253,18 +253,24 @@ print(querying.dumps()[:400])
 )
 
 
+def build(name: str) -> nbformat.NotebookNode:
+    """The notebook ``name`` from its cell sources."""
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        new_markdown_cell(src) if kind == "md" else new_code_cell(src)
+        for kind, src in NOTEBOOKS[name]
+    ]
+    return nb
+
+
 def main() -> None:
-    for name, cells in NOTEBOOKS.items():
-        nb = new_notebook()
-        nb.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3",
-            "language": "python",
-        }
-        nb.cells = [
-            new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells
-        ]
-        nbformat.write(nb, HERE / name)
+    for name in NOTEBOOKS:
+        nbformat.write(build(name), HERE / name)
         print("wrote", HERE / name)
 
 

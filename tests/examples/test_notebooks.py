@@ -50,3 +50,22 @@ def test_notebook_runs(path, offline_env):
         if output.get("output_type") == "error"
     ]
     assert not errors
+
+
+def test_committed_notebooks_match_their_sources():
+    """examples/_build_notebooks.py is the source of truth; the .ipynb files must not drift."""
+    nbformat = pytest.importorskip("nbformat")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", EXAMPLES / "_build_notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert sorted(module.NOTEBOOKS) == [path.name for path in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        committed = nbformat.read(path, as_version=4)
+        built = module.build(path.name)
+        assert [(c.cell_type, c.source) for c in committed.cells] == [
+            (c.cell_type, c.source) for c in built.cells
+        ], f"{path.name} differs from examples/_build_notebooks.py: rerun it"
