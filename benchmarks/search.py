@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from univec.collection import (
+from univec.collections import (
     PAYLOAD_DOCUMENT_ID,
     PAYLOAD_METADATA,
     PAYLOAD_PART,
@@ -176,7 +176,7 @@ def open_numpy(workdir: Path, schema: CollectionSchema, args: argparse.Namespace
 
 
 def open_qdrant_edge(workdir: Path, schema: CollectionSchema, args: argparse.Namespace) -> Any:
-    from univec.integrations.qdrant._edge import EdgeEngine
+    from univec_qdrant._edge import EdgeEngine
 
     engine = EdgeEngine(workdir / "qdrant-edge", "bench")
     engine.ensure_collection(schema)
@@ -186,7 +186,7 @@ def open_qdrant_edge(workdir: Path, schema: CollectionSchema, args: argparse.Nam
 def open_qdrant_memory(workdir: Path, schema: CollectionSchema, args: argparse.Namespace) -> Any:
     from qdrant_client import QdrantClient
 
-    from univec.integrations.qdrant._client import ClientEngine
+    from univec_qdrant._client import ClientEngine
 
     engine = ClientEngine("bench", client=QdrantClient(":memory:"))
     engine.ensure_collection(schema)
@@ -197,7 +197,7 @@ class _MilvusLiteBench:
     """The Milvus engine on Milvus Lite, plus the disk size of its ``.db`` directory."""
 
     def __init__(self, path: Path, schema: CollectionSchema) -> None:
-        from univec.integrations.milvus._engine import MilvusEngine
+        from univec_milvus._engine import MilvusEngine
 
         self.path = path
         self.engine = MilvusEngine("bench", uri=path)

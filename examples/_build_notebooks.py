@@ -131,7 +131,7 @@ from pathlib import Path
 
 import numpy as np
 import univec
-from univec.integrations.qdrant import QdrantCollection
+from univec_qdrant import QdrantCollection
 
 encoder = univec.Encoder.from_env()
 workdir = Path(tempfile.mkdtemp())
@@ -177,7 +177,7 @@ collection.close()
 """),
     md("## The same code on Milvus Lite"),
     code("""
-from univec.integrations.milvus import MilvusCollection
+from univec_milvus import MilvusCollection
 
 with MilvusCollection("notes", encoder, uri=str(workdir / "milvus.db"), progress=False) as milvus:
     milvus.add(documents, ids=["eiffel", "plants", "maxsim", "wall"], metadata=metadata)
@@ -207,7 +207,7 @@ texts = ["The Eiffel Tower is in Paris.", "Photosynthesis turns light into chemi
     md("## LangChain"),
     code("""
 from langchain_core.vectorstores import InMemoryVectorStore
-from univec.integrations.langchain import UnivecEmbeddings
+from langchain_univec import UnivecEmbeddings
 
 embeddings = UnivecEmbeddings(encoder=encoder, task="retrieval")
 store = InMemoryVectorStore.from_texts(texts, embedding=embeddings)
@@ -219,7 +219,7 @@ assert np.allclose(embeddings.embed_query("Where is the Eiffel Tower?"), expecte
     md("## LlamaIndex"),
     code("""
 from llama_index.core import Document, VectorStoreIndex
-from univec.integrations.llamaindex import UnivecEmbedding
+from llama_index.embeddings.univec import UnivecEmbedding
 
 embed_model = UnivecEmbedding(encoder=encoder, task="retrieval")
 index = VectorStoreIndex.from_documents([Document(text=t) for t in texts], embed_model=embed_model)
@@ -232,7 +232,7 @@ from haystack import Document as HaystackDocument, Pipeline
 from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
 from haystack.components.writers import DocumentWriter
 from haystack.document_stores.in_memory import InMemoryDocumentStore
-from univec.integrations.haystack import UnivecDocumentEmbedder, UnivecTextEmbedder
+from haystack_integrations.components.embedders.univec import UnivecDocumentEmbedder, UnivecTextEmbedder
 
 model = os.environ.get("UNIVEC_MODEL", "jinaai/jina-embeddings-v4")
 document_store = InMemoryDocumentStore()

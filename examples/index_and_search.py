@@ -62,15 +62,15 @@ def load_folder(folder: Path) -> tuple[list[Any], list[str], list[dict[str, Any]
 def open_collection(database: str, name: str, encoder: univec.Encoder, location: str | None):
     """The embedded default database: Qdrant Edge, or Milvus Lite."""
     if database == "qdrant":
-        from univec.integrations.qdrant import QdrantCollection
+        from univec_qdrant import QdrantCollection
 
         return QdrantCollection(name, encoder, path=location or "./univec_data")
-    from univec.integrations.milvus import MilvusCollection
+    from univec_milvus import MilvusCollection
 
     return MilvusCollection(name, encoder, uri=location or "./univec.db")
 
 
-def main(argv: list[str] | None = None) -> list[list[univec.collection.SearchHit]]:
+def main(argv: list[str] | None = None) -> list[list[univec.collections.SearchHit]]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -14,11 +14,11 @@ PUBLIC = {
         "__version__", "errors", "family_tasks", "maxsim", "maxsim_many", "pdf_pages",
         "resolve_task",
     },
-    "univec.integrations.qdrant": {"DEFAULT_PATH", "HnswSettings", "QdrantCollection"},
-    "univec.integrations.milvus": {"DEFAULT_URI", "MilvusCollection"},
-    "univec.integrations.langchain": {"UnivecEmbeddings"},
-    "univec.integrations.llamaindex": {"UnivecEmbedding"},
-    "univec.integrations.haystack": {
+    "univec_qdrant": {"DEFAULT_PATH", "HnswSettings", "QdrantCollection"},
+    "univec_milvus": {"DEFAULT_URI", "MilvusCollection"},
+    "langchain_univec": {"UnivecEmbeddings"},
+    "llama_index.embeddings.univec": {"UnivecEmbedding"},
+    "haystack_integrations.components.embedders.univec": {
         "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecTextEmbedder",
     },
 }  # fmt: skip
@@ -38,9 +38,9 @@ def test_encoder_constructors_and_methods_exist():
 
 
 def test_collections_share_one_interface():
-    from univec.collection import MultiVectorCollection
-    from univec.integrations.milvus import MilvusCollection
-    from univec.integrations.qdrant import QdrantCollection
+    from univec.collections import MultiVectorCollection
+    from univec_milvus import MilvusCollection
+    from univec_qdrant import QdrantCollection
 
     for cls in (QdrantCollection, MilvusCollection):
         assert issubclass(cls, MultiVectorCollection)

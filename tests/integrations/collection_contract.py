@@ -21,7 +21,7 @@ import pytest
 
 import univec
 from tests.integrations.collection_support import TEXTS, exact_maxsim, make_pdf, release_lite
-from univec.collection import MultiVectorCollection
+from univec.collections import MultiVectorCollection
 from univec.errors import (
     CollectionError,
     ConfigurationError,
@@ -72,7 +72,7 @@ def _qdrant_store(kind: str, tmp_path: Path, encoder: Any) -> tuple[Store, Any]:
     qdrant_edge = pytest.importorskip("qdrant_edge")
     from qdrant_client import QdrantClient, models
 
-    from univec.integrations.qdrant import QdrantCollection
+    from univec_qdrant import QdrantCollection
 
     if kind == "qdrant-memory":
         client = QdrantClient(":memory:")
@@ -108,7 +108,7 @@ def _qdrant_store(kind: str, tmp_path: Path, encoder: Any) -> tuple[Store, Any]:
 def _milvus_store(request: pytest.FixtureRequest, encoder: Any) -> Store:
     pytest.importorskip("pymilvus")
     pytest.importorskip("milvus_lite")
-    from univec.integrations.milvus import MilvusCollection
+    from univec_milvus import MilvusCollection
 
     uri = request.getfixturevalue("lite_uri")
     name = request.getfixturevalue("collection_name")

@@ -1,0 +1,186 @@
+"""``LocalBackend``: jina-embeddings-v4 in-process with PyTorch and stock transformers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import numpy as np
+
+from univec._optional import require
+from univec.backends.base import Embeddings, ModelInfo, truncate_dims
+from univec.errors import ConfigurationError
+from univec.inputs import DEFAULT_DOWNLOAD_TIMEOUT, Image
+from univec.tasks import TaskSpec
+
+__all__ = ["MAX_LENGTH_CAP", "LocalBackend"]
+
+#: Longest input the model handles (the reference's default).
+MAX_LENGTH_CAP = 32768
+#: Default most ``batch_size * padded_length`` tokens per forward pass, on GPUs and on CPU
+#: (where bigger batches gain nothing and attention scores would cost memory).
+DEFAULT_TOKEN_BUDGET = 16384
+DEFAULT_CPU_TOKEN_BUDGET = 4096
+
+
+class LocalBackend:
+    """jina-embeddings-v4 run locally (extra ``local``); use it via :meth:`univec.Encoder.local`.
+
+    Exact: reproduces the reference implementation (Qwen2.5-VL backbone, task LoRA,
+    mean pooling, multi-vector projector) on current transformers without remote code.
+    Fast: no LM head, only the last hidden state, only the requested outputs, LoRA merged
+    once per task, inputs sorted by length and packed by a token budget.
+
+    Args:
+        model: Checkpoint directory or hub id (e.g. ``"jinaai/jina-embeddings-v4"``).
+        device: ``"cuda"``, ``"mps"``, ``"cpu"`` or ``None`` for the best available.
+        dtype: torch dtype or its name; ``None`` is bfloat16 on GPUs and float32 on CPU.
+        max_length: Most tokens per text (longer text is truncated); at most 32768.
+        token_budget: Most ``batch_size * padded_length`` tokens per forward pass (default
+            16384 on GPUs, 4096 on CPU).
+        max_batch_size: Optional cap on inputs per forward pass.
+        revision: Hub revision to download.
+        attn_implementation: transformers attention kernel (``"sdpa"`` or ``"eager"``).
+        min_pixels: Override of the image processor's smallest image area.
+        max_pixels: Override of the largest image area (default 602112, as trained).
+        download_timeout: Seconds an image URL's whole download may take.
+
+    Raises:
+        ConfigurationError: Bad ``max_length``, ``token_budget``, device or dtype.
+        CheckpointError: The checkpoint is missing or malformed.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: Any = None,
+        dtype: Any = None,
+        max_length: int = 8192,
+        token_budget: int | None = None,
+        max_batch_size: int | None = None,
+        revision: str | None = None,
+        attn_implementation: str = "sdpa",
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    ) -> None:
+        _check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
+        if token_budget is not None:
+            _check_positive_int("token_budget", token_budget)
+        if max_batch_size is not None:
+            _check_positive_int("max_batch_size", max_batch_size)
+        require("torch", "local")
+        require("transformers", "local")
+        from univec.backends.local.checkpoint import open_checkpoint
+        from univec.backends.local.device import resolve_device, resolve_dtype
+        from univec.backends.local.lora import TaskAdapters
+        from univec.backends.local.model import load_model
+        from univec.backends.local.preprocessing import Preprocessor
+
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        if token_budget is None:
+            cpu = self.device.type == "cpu"
+            token_budget = DEFAULT_CPU_TOKEN_BUDGET if cpu else DEFAULT_TOKEN_BUDGET
+        self.token_budget = token_budget
+        self.download_timeout = download_timeout
+        self.max_batch_size = max_batch_size
+        self.checkpoint = open_checkpoint(model, revision)
+        image_options = {
+            key: value
+            for key, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels))
+            if value is not None
+        }
+        self.preprocessor = Preprocessor(self.checkpoint, max_length, image_options)
+        self.model = load_model(
+            self.checkpoint,
+            device=self.device,
+            dtype=self.dtype,
+            attn_implementation=attn_implementation,
+        )
+        self.adapters = TaskAdapters(self.checkpoint, self.model)
+        self.info = ModelInfo(
+            name=str(model),
+            dim=self.checkpoint.hidden_size,
+            matryoshka_dims=self.checkpoint.matryoshka_dims,
+            multivector_dim=self.checkpoint.multivector_dim,
+            max_length=max_length,
+        )
+        self.closed = False
+        # One forward pass at a time: task switches rewrite weights in place.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"LocalBackend({self.info.name!r}, device={str(self.device)!r}, "
+            f"dtype={str(self.dtype).removeprefix('torch.')!r})"
+        )
+
+    def embed(
+        self,
+        items: list[str | Image],
+        task: TaskSpec,
+        *,
+        dense: bool,
+        multi: bool,
+        dimensions: int | None,
+    ) -> Embeddings:
+        """Encode ``items`` (texts and images, in any mix), computing only what is asked.
+
+        Returns:
+            :class:`Embeddings` in input order; ``usage`` counts every token fed to the model.
+        """
+        from univec.backends.local.forward import run_batches
+
+        with self._lock:
+            if self.closed:
+                raise ConfigurationError(
+                    f"{self!r} was closed; create a new encoder to encode more inputs."
+                )
+            if multi and self.model.multi_vector_projector is None:
+                raise ConfigurationError(
+                    f"Checkpoint {self.info.name!r} has no multi-vector projector (a merged "
+                    "vLLM variant?). Use jinaai/jina-embeddings-v4 for multi-vectors."
+                )
+            self.adapters.activate(task.adapter)
+            pooled, tokens, usage = run_batches(self, items, task, dense=dense, multi=multi)
+        dense_out = None
+        if dense:
+            dense_out = np.stack(pooled) if pooled else np.zeros((0, self.info.dim), np.float32)
+            dense_out = truncate_dims(dense_out, dimensions)
+        return Embeddings(dense=dense_out, multi=tokens if multi else None, usage=usage)
+
+    async def aembed(
+        self,
+        items: list[str | Image],
+        task: TaskSpec,
+        *,
+        dense: bool,
+        multi: bool,
+        dimensions: int | None,
+    ) -> Embeddings:
+        """:meth:`embed` in a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(
+            self.embed, items, task, dense=dense, multi=multi, dimensions=dimensions
+        )
+
+    def close(self) -> None:
+        """Drop the model (and free GPU memory), after the forward pass in progress, if any."""
+        with self._lock:
+            self.closed = True
+            self.model = None
+        if self.device.type == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+
+
+def _check_positive_int(name: str, value: object, cap: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name}={value!r} must be a positive integer.")
+    if cap is not None and value > cap:
+        raise ConfigurationError(
+            f"{name}={value!r} is over the model's limit of {cap} tokens. Use at most {cap}."
+        )

@@ -1,0 +1,548 @@
+"""``MultiVectorCollection``: the collection logic every database shares.
+
+``univec_qdrant.QdrantCollection`` and ``univec_milvus.MilvusCollection`` only build their
+:class:`~univec.collections.engine.CollectionEngine` and pass it here: id mapping, encoding,
+splitting long documents, batching with progress and grouping hits by document live here, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from univec.collections.engine import CollectionEngine
+from univec.collections.filters import engine_filter
+from univec.collections.ids import content_id, document_key, point_id
+from univec.collections.types import (
+    PAYLOAD_DOCUMENT_ID,
+    PAYLOAD_METADATA,
+    PAYLOAD_PART,
+    PAYLOAD_PART_COUNT,
+    PAYLOAD_TEXT,
+    SEARCH_MODES,
+    CollectionSchema,
+    DocumentId,
+    EngineHit,
+    PointRecord,
+    SearchHit,
+    SearchMode,
+    StoredDocument,
+)
+from univec.errors import (
+    CollectionError,
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidDimensionsError,
+    InvalidInputError,
+)
+from univec.inputs import Image, normalize_inputs
+from univec.scoring import maxsim
+
+if TYPE_CHECKING:
+    from univec.encoder import Encoder
+
+__all__ = ["DEFAULT_CANDIDATES", "MultiVectorCollection"]
+
+#: Dense candidates a "hybrid" search reranks by MaxSim unless told otherwise: on clustered
+#: 2,000 x 300-token data this keeps recall@10 against exact MaxSim above 0.95
+#: (benchmarks/search.py).
+DEFAULT_CANDIDATES = 256
+
+
+class MultiVectorCollection:
+    """A jina-embeddings-v4 collection: single and multi vectors of every document, one store.
+
+    Shared by every database: subclasses only build their :class:`CollectionEngine` and pass it
+    here. Documents are encoded once with ``retrieval.passage`` (dense and multi in one pass),
+    stored under deterministic point ids (re-adding replaces, never duplicates), and split into
+    parts when their token vectors exceed :attr:`max_part_tokens`; searches return each document
+    once, scored with the exact MaxSim over all its tokens.
+
+    Args:
+        name: Collection name.
+        encoder: A :class:`univec.Encoder` (or an object with the same ``encode`` /
+            ``encode_both`` / ``info``).
+        engine: The database engine.
+        dimensions: Matryoshka dimension of the stored single vectors (default: the full one).
+        batch_size: Documents encoded and upserted per batch in :meth:`add`.
+        candidates: Default number of dense candidates a ``"hybrid"`` search reranks.
+        progress: Show a progress bar while adding.
+
+    Example:
+        >>> with QdrantCollection("docs", encoder, path="./univec_data") as docs:
+        ...     docs.add(["Paris is in France.", univec.Image("page.png")], ids=["a", "b"])
+        ...     hits = docs.search("Where is Paris?", k=3)
+    """
+
+    #: Most token vectors stored in one point; longer documents are stored as several parts.
+    #: Qdrant caps a multivector at 1,048,576 floats, i.e. 8,192 tokens of 128-d; one is kept
+    #: as margin. Subclasses (or tests) may lower it.
+    max_part_tokens: int = 8191
+
+    def __init__(
+        self,
+        name: str,
+        encoder: Encoder,
+        engine: CollectionEngine,
+        *,
+        dimensions: int | None = None,
+        batch_size: int = 32,
+        candidates: int = DEFAULT_CANDIDATES,
+        progress: bool = True,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"Collection name {name!r} must be a non-empty string.")
+        info = encoder.info
+        if dimensions is not None and (
+            isinstance(dimensions, bool) or dimensions not in info.matryoshka_dims
+        ):
+            raise InvalidDimensionsError(
+                f"dimensions={dimensions!r} is not a Matryoshka dimension of {info.name}. "
+                f"Use one of {list(info.matryoshka_dims)} or None for the full {info.dim}."
+            )
+        self.name = name
+        self.encoder = encoder
+        self.dimensions = dimensions
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.candidates = _positive_int("candidates", candidates)
+        self.progress = progress
+        self.schema = CollectionSchema(
+            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim
+        )
+        self._engine = engine
+        self._closed = False
+        try:
+            engine.ensure_collection(self.schema)
+        except BaseException:
+            engine.close()  # e.g. a schema mismatch: release the client / the shard's lock
+            raise
+
+    @property
+    def engine(self) -> CollectionEngine:
+        """The database engine behind this collection."""
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, engine={self._engine!r})"
+
+    # ------------------------------------------------------------------ add
+    def add(
+        self,
+        items: Iterable[object],
+        ids: Sequence[DocumentId] | None = None,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
+        batch_size: int | None = None,
+    ) -> list[DocumentId]:
+        """Encode and store documents; documents with an id already stored are replaced.
+
+        Args:
+            items: Texts (``str``) and images (:class:`univec.Image`, PIL images, paths, the
+                pages of ``univec.pdf_pages(path)``).
+            ids: One ``str``/``int`` id per item. Default: derived from each item's content, so
+                adding the same content twice stores it once.
+            metadata: One JSON-serialisable dict (or ``None``) per item, returned by searches
+                and usable in their ``filter``.
+            batch_size: Documents per encoding/upsert batch (default: the collection's).
+
+        Returns:
+            The document ids, in input order.
+
+        Raises:
+            InvalidInputError: An item is neither text nor an image, or an id is not str/int.
+            InvalidArgumentError: ``ids`` / ``metadata`` do not match ``items`` in length, or
+                ``ids`` repeats an id.
+        """
+        self._check_open()
+        documents = normalize_inputs(items)
+        batch = self.batch_size if batch_size is None else _positive_int("batch_size", batch_size)
+        document_ids = self._document_ids(documents, ids)
+        metadatas = self._metadatas(metadata, len(documents))
+        order = list(range(len(documents)))
+        if ids is None:  # identical content: store it once (the same id would be written twice)
+            first: dict[DocumentId, int] = {}
+            for position, document_id in enumerate(document_ids):
+                first.setdefault(document_id, position)
+            order = sorted(first.values())
+        progress_bar = _progress(len(order), f"Adding to {self.name}", disable=not self.progress)
+        finished = False
+        try:
+            for start in range(0, len(order), batch):
+                chunk = order[start : start + batch]
+                self._add_batch(
+                    [documents[i] for i in chunk],
+                    [document_ids[i] for i in chunk],
+                    [metadatas[i] for i in chunk],
+                )
+                progress_bar.update(len(chunk))
+            finished = True
+        finally:
+            progress_bar.close()
+            if finished:
+                self._engine.flush()
+            else:  # keep what was stored; the batch's own error is the one to see
+                with contextlib.suppress(Exception):
+                    self._engine.flush()
+        return document_ids
+
+    def _add_batch(
+        self,
+        documents: list[str | Image],
+        document_ids: list[DocumentId],
+        metadatas: list[dict[str, Any]],
+    ) -> None:
+        embeddings = self.encoder.encode_both(
+            documents, "retrieval.passage", dimensions=self.dimensions
+        )
+        if embeddings.dense is None or embeddings.multi is None:
+            raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")
+        if len(embeddings.dense) != len(documents) or len(embeddings.multi) != len(documents):
+            raise CollectionError(
+                f"The encoder returned {len(embeddings.dense)} dense and {len(embeddings.multi)} "
+                f"multi vectors for {len(documents)} documents."
+            )
+        records: list[PointRecord] = []
+        new_part_counts: dict[str, int] = {}
+        for document, document_id, meta, dense, multi in zip(
+            documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
+        ):
+            parts = self._split(np.asarray(multi, np.float32))
+            new_part_counts[document_key(document_id)] = len(parts)
+            for part, tokens in enumerate(parts):
+                payload: dict[str, Any] = {
+                    PAYLOAD_DOCUMENT_ID: document_id,
+                    PAYLOAD_PART: part,
+                    PAYLOAD_PART_COUNT: len(parts),
+                    PAYLOAD_METADATA: meta,
+                }
+                if part == 0 and isinstance(document, str):
+                    payload[PAYLOAD_TEXT] = document
+                records.append(
+                    PointRecord(
+                        point_id=point_id(document_id, part),
+                        document_id=document_id,
+                        part=part,
+                        part_count=len(parts),
+                        dense=np.asarray(dense, np.float32),
+                        multi=tokens,
+                        payload=payload,
+                    )
+                )
+        # A replaced document may have had more parts than it has now. Delete those first, so
+        # that a failure between the two steps leaves nothing a re-run cannot repair: the old
+        # part count is still on the stored parts and is read again.
+        stale = self._stale_parts(document_ids, new_part_counts)
+        if stale:
+            self._engine.delete(stale)
+        self._engine.upsert(records)
+
+    def _split(self, multi: np.ndarray) -> list[np.ndarray]:
+        size = _positive_int("max_part_tokens", self.max_part_tokens)
+        if len(multi) <= size:
+            return [multi]
+        return [multi[start : start + size] for start in range(0, len(multi), size)]
+
+    def _stale_parts(
+        self, document_ids: list[DocumentId], new_part_counts: dict[str, int]
+    ) -> list[str]:
+        # Only documents stored in several parts can leave parts behind; they all have part 1.
+        stored = self._engine.retrieve([point_id(d, 1) for d in document_ids])
+        stale: list[str] = []
+        for record in stored:
+            document_id = _id_of(record)
+            old = int(record.payload.get(PAYLOAD_PART_COUNT, record.part_count))
+            new = new_part_counts.get(document_key(document_id), 0)
+            stale.extend(point_id(document_id, part) for part in range(new, old))
+        return stale
+
+    def _document_ids(
+        self, documents: list[str | Image], ids: Sequence[DocumentId] | None
+    ) -> list[DocumentId]:
+        if ids is None:
+            return [content_id(document) for document in documents]
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
+            raise InvalidArgumentError(
+                f"ids must be a list with one id per item, got {type(ids).__name__}."
+            )
+        if len(ids) != len(documents):
+            raise InvalidArgumentError(
+                f"Got {len(ids)} ids for {len(documents)} items; pass exactly one id per item."
+            )
+        keys = [document_key(document_id) for document_id in ids]
+        if len(set(keys)) != len(keys):
+            repeated = sorted(
+                {ids[i] for i, key in enumerate(keys) if keys.count(key) > 1}, key=str
+            )
+            raise InvalidArgumentError(
+                f"ids repeat {repeated!r}; each document in one add() call needs its own id."
+            )
+        return list(ids)
+
+    @staticmethod
+    def _metadatas(
+        metadata: Sequence[Mapping[str, Any] | None] | None, count: int
+    ) -> list[dict[str, Any]]:
+        if metadata is None:
+            return [{} for _ in range(count)]
+        if isinstance(metadata, Mapping) or not isinstance(metadata, Sequence):
+            raise InvalidArgumentError(
+                f"metadata must be a list with one dict per item, got {type(metadata).__name__}. "
+                "For one dict on every item use [meta] * len(items)."
+            )
+        if len(metadata) != count:
+            raise InvalidArgumentError(
+                f"Got {len(metadata)} metadata dicts for {count} items; pass one per item "
+                "(None for none)."
+            )
+        result: list[dict[str, Any]] = []
+        for position, meta in enumerate(metadata):
+            if meta is None:
+                result.append({})
+            elif isinstance(meta, Mapping) and all(isinstance(key, str) for key in meta):
+                result.append(dict(meta))
+            else:
+                raise InvalidInputError(
+                    f"metadata #{position} is {type(meta).__name__} {meta!r:.60}; use a dict "
+                    "with str keys (or None)."
+                )
+        return result
+
+    # ------------------------------------------------------------------ search
+    def search(
+        self,
+        query: object,
+        k: int = 10,
+        mode: SearchMode = "hybrid",
+        filter: Mapping[str, Any] | Any | None = None,
+        candidates: int | None = None,
+    ) -> list[SearchHit]:
+        """Find the documents that best match a text or image query.
+
+        Args:
+            query: A text (``str``) or an image (:class:`univec.Image`, PIL image, path).
+            k: Number of documents to return.
+            mode: ``"multi"`` (exact MaxSim over all documents), ``"dense"`` (cosine of single
+                vectors) or ``"hybrid"`` (``candidates`` dense hits reranked by exact MaxSim).
+            filter: Metadata conditions, e.g. ``{"lang": "en", "year": [2023, 2024]}``
+                (equality, ``in`` for lists, ``{"in": [...]}``, ``{"eq": v}``), or the
+                engine's own filter object, passed through.
+            candidates: Dense candidates of a ``"hybrid"`` search (default: the collection's).
+
+        Returns:
+            Up to ``k`` hits, best first, one per document. A document stored in parts (see
+            :attr:`max_part_tokens`) is found through its best parts and then scored with the
+            exact MaxSim over all its tokens.
+        """
+        self._check_open()
+        if mode not in SEARCH_MODES:
+            raise InvalidArgumentError(
+                f"mode={mode!r} is not a search mode; use one of {list(SEARCH_MODES)}."
+            )
+        k = _positive_int("k", k)
+        pool = self.candidates if candidates is None else _positive_int("candidates", candidates)
+        dense, multi = self._encode_query(query, mode)
+        conditions = engine_filter(filter)
+        limit = k
+        while True:
+            hits = self._engine.search(
+                mode=mode,
+                dense=dense,
+                multi=multi,
+                limit=limit,
+                candidates=max(pool, limit),
+                filter=conditions,
+            )
+            grouped = _group_hits(hits)
+            exhausted = len(hits) < limit or (mode == "hybrid" and limit >= max(pool, k))
+            if len(grouped) >= k or exhausted:
+                break
+            limit *= 2  # parts of split documents took places: fetch more points
+        results = self._complete_split(grouped, multi if mode != "dense" else None)
+        if mode != "dense":
+            results.sort(key=lambda hit: hit.score, reverse=True)
+        return results[:k]
+
+    def _encode_query(
+        self, query: object, mode: str
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if isinstance(query, (list, tuple)):
+            raise InvalidInputError(
+                f"search() takes one query, got a {type(query).__name__} of {len(query)} items. "
+                "Call it once per query."
+            )
+        items = normalize_inputs([query])
+        if mode == "dense":
+            vectors = self.encoder.encode(items, "retrieval.query", dimensions=self.dimensions)
+            return np.asarray(vectors[0], np.float32), None
+        if mode == "multi":
+            tokens = self.encoder.encode(items, "retrieval.query", multivector=True)
+            return None, np.asarray(tokens[0], np.float32)
+        both = self.encoder.encode_both(items, "retrieval.query", dimensions=self.dimensions)
+        assert both.dense is not None and both.multi is not None  # encode_both returns both
+        return np.asarray(both.dense[0], np.float32), np.asarray(both.multi[0], np.float32)
+
+    def _complete_split(
+        self, grouped: list[tuple[EngineHit, int]], query_multi: np.ndarray | None
+    ) -> list[SearchHit]:
+        """Hits of documents stored in parts: exact MaxSim over all parts, text from part 0."""
+        split = [hit for hit, part_count in grouped if part_count > 1]
+        parts: dict[str, list[PointRecord]] = {}
+        if split:
+            wanted = [
+                point_id(hit.payload[PAYLOAD_DOCUMENT_ID], part)
+                for hit in split
+                for part in range(int(hit.payload[PAYLOAD_PART_COUNT]))
+            ]
+            for record in self._engine.retrieve(wanted, with_multi=query_multi is not None):
+                key = _key_of(record)
+                parts.setdefault(key, []).append(record)
+        results: list[SearchHit] = []
+        for hit, part_count in grouped:
+            document_id = hit.payload[PAYLOAD_DOCUMENT_ID]
+            score, text = float(hit.score), hit.payload.get(PAYLOAD_TEXT)
+            if part_count > 1:
+                records = sorted(parts.get(document_key(document_id), []), key=lambda r: r.part)
+                if query_multi is not None and records:
+                    tokens = np.concatenate([np.asarray(r.multi, np.float32) for r in records])
+                    score = maxsim(query_multi, tokens)
+                if records and records[0].part == 0:
+                    text = records[0].payload.get(PAYLOAD_TEXT)
+            results.append(
+                SearchHit(
+                    id=document_id,
+                    score=score,
+                    metadata=dict(hit.payload.get(PAYLOAD_METADATA) or {}),
+                    text=text,
+                )
+            )
+        return results
+
+    # ------------------------------------------------------------------ get / delete / count
+    def get(self, ids: Sequence[DocumentId], *, with_vectors: bool = False) -> list[StoredDocument]:
+        """Stored documents by id, in the order asked; ids not stored are skipped.
+
+        Args:
+            ids: Document ids.
+            with_vectors: Also return each document's dense and (all parts') multi vectors.
+        """
+        self._check_open()
+        ids = _id_list(ids)
+        first = {
+            _key_of(r): r
+            for r in self._engine.retrieve([point_id(i) for i in ids], with_multi=with_vectors)
+        }
+        extra: dict[str, list[PointRecord]] = {}
+        if with_vectors:
+            wanted = [
+                point_id(_id_of(record), part)
+                for record in first.values()
+                for part in range(1, _part_count(record))
+            ]
+            for record in self._engine.retrieve(wanted, with_multi=True) if wanted else []:
+                key = _key_of(record)
+                extra.setdefault(key, []).append(record)
+        documents: list[StoredDocument] = []
+        for document_id in ids:
+            head = first.get(document_key(document_id))
+            if head is None:
+                continue
+            document = StoredDocument(
+                id=_id_of(head),
+                metadata=dict(head.payload.get(PAYLOAD_METADATA) or {}),
+                text=head.payload.get(PAYLOAD_TEXT),
+            )
+            if with_vectors:
+                rest = sorted(extra.get(document_key(document_id), []), key=lambda r: r.part)
+                document.dense = np.asarray(head.dense, np.float32)
+                document.multi = np.concatenate(
+                    [np.asarray(r.multi, np.float32) for r in [head, *rest]]
+                )
+            documents.append(document)
+        return documents
+
+    def delete(self, ids: Sequence[DocumentId]) -> None:
+        """Delete documents (all their parts); ids not stored are ignored."""
+        self._check_open()
+        ids = _id_list(ids)
+        stored = self._engine.retrieve([point_id(i) for i in ids])
+        part_counts = {_key_of(r): _part_count(r) for r in stored}
+        doomed = [
+            point_id(document_id, part)
+            for document_id in ids
+            for part in range(part_counts.get(document_key(document_id), 1))
+        ]
+        self._engine.delete(doomed)
+
+    def count(self, filter: Mapping[str, Any] | Any | None = None) -> int:
+        """Number of documents stored (matching ``filter``, as in :meth:`search`)."""
+        self._check_open()
+        conditions = engine_filter(filter)
+        return int(self._engine.count_documents(conditions))
+
+    def __len__(self) -> int:
+        return self.count()
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Flush and release the engine; the collection cannot be used afterwards."""
+        if not self._closed:
+            self._closed = True
+            self._engine.close()
+
+    def __enter__(self) -> MultiVectorCollection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CollectionError(
+                f"Collection {self.name!r} is closed; open a new {type(self).__name__}."
+            )
+
+
+# --------------------------------------------------------------------------- helpers
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidArgumentError(f"{name}={value!r} must be a positive integer.")
+    return int(value)
+
+
+def _id_list(ids: Sequence[DocumentId]) -> list[DocumentId]:
+    if isinstance(ids, (str, int)) and not isinstance(ids, bool):
+        raise InvalidArgumentError(f"ids must be a list of ids; wrap {ids!r} in a list: [{ids!r}].")
+    items = list(ids)
+    for document_id in items:
+        document_key(document_id)  # validates the type
+    return items
+
+
+def _id_of(record: PointRecord) -> DocumentId:
+    return record.payload.get(PAYLOAD_DOCUMENT_ID, record.document_id)
+
+
+def _key_of(record: PointRecord) -> str:
+    return document_key(_id_of(record))
+
+
+def _part_count(record: PointRecord) -> int:
+    return int(record.payload.get(PAYLOAD_PART_COUNT, record.part_count) or 1)
+
+
+def _group_hits(hits: Sequence[EngineHit]) -> list[tuple[EngineHit, int]]:
+    """One hit per document (its best part), in order, with the document's part count."""
+    seen: dict[str, tuple[EngineHit, int]] = {}
+    for hit in hits:
+        key = document_key(hit.payload[PAYLOAD_DOCUMENT_ID])
+        if key not in seen:
+            seen[key] = (hit, int(hit.payload.get(PAYLOAD_PART_COUNT, 1) or 1))
+    return list(seen.values())
+
+
+def _progress(total: int, description: str, *, disable: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="doc", disable=disable, leave=False)

@@ -1,0 +1,79 @@
+"""The contract between the shared collection logic and one database engine."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from univec.collections.filters import FieldCondition
+from univec.collections.types import CollectionSchema, EngineHit, PointRecord, SearchMode
+
+__all__ = ["CollectionEngine"]
+
+
+class CollectionEngine(ABC):
+    """The calls one database provides to the shared collection logic.
+
+    Engines store ``PointRecord.payload`` as given and return it unchanged in
+    :class:`EngineHit` / :class:`PointRecord` (it carries ``document_id``, ``part`` and
+    ``part_count``, see the ``PAYLOAD_*`` keys). Subclasses implement the abstract methods;
+    :meth:`count_documents` and :meth:`flush` have defaults an engine overrides when it can do
+    better.
+    """
+
+    @abstractmethod
+    def ensure_collection(self, schema: CollectionSchema) -> None:
+        """Create the collection, or check that the existing one has exactly ``schema``.
+
+        Raises:
+            SchemaMismatchError: The existing collection has other vectors or dimensions.
+        """
+
+    @abstractmethod
+    def upsert(self, records: Sequence[PointRecord]) -> None:
+        """Insert or replace points by ``point_id``."""
+
+    @abstractmethod
+    def delete(self, point_ids: Sequence[str]) -> None:
+        """Delete points (missing ids are ignored)."""
+
+    @abstractmethod
+    def retrieve(self, point_ids: Sequence[str], *, with_multi: bool = False) -> list[PointRecord]:
+        """Points by id (missing ids are skipped); token vectors only if ``with_multi``."""
+
+    @abstractmethod
+    def count(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+        """Number of stored points (matching ``filter``)."""
+
+    @abstractmethod
+    def search(
+        self,
+        *,
+        mode: SearchMode,
+        dense: np.ndarray | None,
+        multi: np.ndarray | None,
+        limit: int,
+        candidates: int,
+        filter: Sequence[FieldCondition] | Any | None,
+    ) -> list[EngineHit]:
+        """Best points first. ``candidates`` is the dense prefetch size of ``hybrid``.
+
+        ``filter`` is a list of :class:`FieldCondition` or the engine's native filter object.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Flush and release the engine."""
+
+    def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+        """Number of documents (points whose payload ``part`` is 0) matching ``filter``.
+
+        The default counts points, which is exact unless a document was split into parts.
+        """
+        return self.count(filter)
+
+    def flush(self) -> None:  # noqa: B027 - an optional hook: most engines need nothing here
+        """Make the writes durable (seal segments, build indexes); called at the end of ``add``."""

@@ -1,0 +1,128 @@
+"""What a Milvus deployment supports, and what an existing collection stores.
+
+The *native* layout needs StructArray fields searched with ``MAX_SIM_IP`` (Milvus >= 2.6.4);
+Milvus Lite and older servers get the *portable* one. Milvus Lite accepts a StructArray field
+at creation and silently drops it, so after creating a native collection the engine reads the
+schema back (:func:`stored_layout`) instead of trusting the version alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from univec.collections import CollectionSchema
+from univec.errors import SchemaMismatchError
+
+Layout = Literal["native", "portable"]
+LAYOUTS: tuple[str, ...] = ("auto", "native", "portable")
+
+#: First Milvus release with StructArray fields and ``MAX_SIM*`` metrics.
+NATIVE_SINCE = (2, 6, 4)
+
+# Field names of both layouts.
+ID = "id"
+DENSE = "dense"
+PAYLOAD = "payload"
+TOKENS = "tokens"
+#: Portable layout: int8 codes of the token vectors, for MaxSim bounds.
+TOKENS_INT8 = "tokens_int8"
+#: Sub-field of the native ``tokens`` StructArray holding one token vector.
+TOKEN_VECTOR = "vector"
+#: Collection properties recording what the portable layout packs into ``tokens``.
+LAYOUT_PROPERTY = "univec.layout"
+MULTI_DIM_PROPERTY = "univec.multi_dim"
+
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def is_lite(version: str) -> bool:
+    """Whether a ``get_server_version()`` answer is Milvus Lite's (e.g. ``"milvus_lite-3.2.2"``)."""
+    return "lite" in version.lower()
+
+
+def parse_version(version: str) -> tuple[int, int, int] | None:
+    """``"v2.6.4-gpu"`` -> ``(2, 6, 4)``; ``None`` when no version number is in the text."""
+    match = _VERSION.search(version)
+    if match is None:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def supports_native(version: str) -> bool:
+    """Whether a server of this version can hold the native layout (never Milvus Lite)."""
+    if is_lite(version):
+        return False
+    parsed = parse_version(version)
+    return parsed is not None and parsed >= NATIVE_SINCE
+
+
+@dataclass(frozen=True)
+class StoredSchema:
+    """The facts of an existing univec collection, read from ``describe_collection``."""
+
+    layout: Layout
+    dense_dim: int | None
+    multi_dim: int | None
+
+
+def stored_layout(description: dict[str, Any]) -> StoredSchema | None:
+    """What a ``describe_collection`` answer stores; ``None`` unless it is a univec collection.
+
+    The native layout has ``tokens`` as an ARRAY of STRUCT with a ``vector`` sub-field; the
+    portable one has ``tokens`` as an ARRAY of VARCHAR and its token size in the properties.
+    A native schema that lost its StructArray field (Milvus Lite) has no ``tokens``: ``None``.
+    """
+    fields = {f.get("name"): f for f in description.get("fields", [])}
+    if not {ID, DENSE, PAYLOAD, TOKENS} <= set(fields):
+        return None
+    dense_dim = _int(fields[DENSE].get("params", {}).get("dim"))
+    tokens = fields[TOKENS]
+    element = _type_name(tokens.get("element_type"))
+    if element == "STRUCT":
+        sub = {f.get("name"): f for f in tokens.get("struct_fields", [])}
+        vector = sub.get(TOKEN_VECTOR, {})
+        return StoredSchema("native", dense_dim, _int(vector.get("params", {}).get("dim")))
+    if element == "VARCHAR" and TOKENS_INT8 in fields:
+        properties = description.get("properties") or {}
+        return StoredSchema("portable", dense_dim, _int(properties.get(MULTI_DIM_PROPERTY)))
+    return None
+
+
+def check_stored(where: str, schema: CollectionSchema, stored: StoredSchema | None) -> None:
+    """Raise :class:`SchemaMismatchError` unless ``stored`` holds exactly ``schema``'s vectors.
+
+    Args:
+        where: The collection, as the error message names it.
+        schema: What this collection object stores.
+        stored: What the existing collection stores (``None``: not a univec collection).
+    """
+    if stored is None:
+        raise SchemaMismatchError(
+            f"{where} exists but was not created by univec (it lacks the fields "
+            f"{ID!r}, {DENSE!r}, {PAYLOAD!r}, {TOKENS!r}). Use another collection name."
+        )
+    if stored.dense_dim != schema.dense_dim:
+        raise SchemaMismatchError(
+            f"{where} stores {DENSE!r} vectors of {stored.dense_dim} dimensions, but this "
+            f"collection makes {schema.dense_dim}: pass dimensions={stored.dense_dim} (or the "
+            "encoder it was built with), use another collection name, or drop it."
+        )
+    if stored.multi_dim != schema.multi_dim:
+        raise SchemaMismatchError(
+            f"{where} stores {stored.multi_dim}-d token vectors, but this encoder makes "
+            f"{schema.multi_dim}-d ones. Use the encoder it was built with or another name."
+        )
+
+
+def _type_name(value: Any) -> str:
+    return str(getattr(value, "name", value)).upper()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

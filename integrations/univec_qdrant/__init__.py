@@ -1,0 +1,11 @@
+"""Qdrant multi-vector collections: embedded (Qdrant Edge) by default, servers and Cloud by URL.
+
+Needs the ``qdrant`` extra: ``pip install "univec[qdrant]"``.
+"""
+
+from __future__ import annotations
+
+from univec_qdrant._schema import HnswSettings
+from univec_qdrant.collection import DEFAULT_PATH, QdrantCollection
+
+__all__ = ["DEFAULT_PATH", "HnswSettings", "QdrantCollection"]
