@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 from univec.errors import ConfigurationError
 
-__all__ = ["FieldCondition", "engine_filter", "normalize_filter"]
+__all__ = [
+    "COMPARISON_OPERATORS",
+    "And",
+    "Comparison",
+    "ComparisonOperator",
+    "FieldCondition",
+    "FilterNode",
+    "Not",
+    "Or",
+    "engine_filter",
+    "normalize_filter",
+]
 
 
 @dataclass(frozen=True)
@@ -70,3 +81,65 @@ def engine_filter(filter: object) -> list[FieldCondition] | Any | None:
     if isinstance(filter, (list, tuple)) and all(isinstance(c, FieldCondition) for c in filter):
         return list(filter)
     return filter
+
+
+# --------------------------------------------------------------------------- filter language
+# The engine-independent filter tree. Framework stores translate their own filter syntax into
+# it; each engine translates it into its native form (Qdrant ``Filter``, Milvus expression with
+# bound parameters). An engine that cannot express a node raises ``UnsupportedFilterError``.
+
+#: Comparison operators of :class:`Comparison`.
+ComparisonOperator = Literal["==", "!=", ">", ">=", "<", "<=", "in", "not in", "exists", "missing"]
+COMPARISON_OPERATORS: tuple[str, ...] = (
+    "==",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "in",
+    "not in",
+    "exists",
+    "missing",
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``metadata[key] <operator> value``.
+
+    Attributes:
+        key: A metadata key; a dotted key (``"a.b"``) names ``b`` inside the dict at ``a``.
+        operator: One of :data:`COMPARISON_OPERATORS`.
+        value: A number, str, bool or ``datetime`` (ISO date strings are parsed by the parser
+            that builds the tree); a tuple of those for ``in`` / ``not in``; ``None`` for
+            ``exists`` / ``missing``.
+    """
+
+    key: str
+    operator: ComparisonOperator
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class And:
+    """Every clause holds."""
+
+    clauses: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    """At least one clause holds."""
+
+    clauses: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    """The clause does not hold."""
+
+    clause: FilterNode
+
+
+FilterNode = Union[Comparison, And, Or, Not]  # noqa: UP007 - a runtime alias on Python 3.10
