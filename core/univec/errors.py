@@ -21,6 +21,7 @@ __all__ = [
     "APIServerError",
     "APITimeoutError",
     "CheckpointError",
+    "ClosedError",
     "CollectionError",
     "ConfigurationError",
     "ImageLoadError",
@@ -33,6 +34,7 @@ __all__ = [
     "PDFLoadError",
     "SchemaMismatchError",
     "UnivecError",
+    "UnsupportedFilterError",
 ]
 
 
@@ -86,6 +88,14 @@ class CollectionError(UnivecError, RuntimeError):
 
 class SchemaMismatchError(CollectionError, ValueError):
     """An existing collection was created with another schema or dimension."""
+
+
+class UnsupportedFilterError(UnivecError, ValueError):
+    """A filter uses an operator, key or value the engine cannot express (never a match-all)."""
+
+
+class ClosedError(UnivecError, RuntimeError):
+    """An encoder, collection, store or server was used after ``close()``."""
 
 
 class APIError(UnivecError, RuntimeError):
