@@ -27,7 +27,12 @@ from univec.config import (
     shared_encoder,
 )
 from univec.encoder import Encoder
-from univec.errors import ConfigurationError, InvalidDimensionsError, InvalidInputError
+from univec.errors import (
+    ConfigurationError,
+    InvalidDimensionsError,
+    InvalidInputError,
+    check_positive_int,
+)
 from univec.inputs import Image
 from univec.tasks import family_tasks
 
@@ -270,9 +275,11 @@ class FamilyEncoder:
             raise InvalidInputError(
                 f"documents must be a list, got {type(items).__name__}. Wrap a single item in a list."
             )
-        if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
-            raise ConfigurationError(f"batch_size={batch_size!r} must be a positive int or None.")
-        size = batch_size or max(len(items), 1)
+        size = (
+            max(len(items), 1)
+            if batch_size is None
+            else check_positive_int("batch_size", batch_size)
+        )
         from tqdm import tqdm
 
         for start in tqdm(
