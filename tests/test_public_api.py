@@ -11,8 +11,8 @@ import univec
 PUBLIC = {
     "univec": {
         "TASKS", "Embeddings", "Encoder", "Image", "ModelInfo", "UnivecError", "Usage",
-        "__version__", "errors", "family_tasks", "maxsim", "maxsim_many", "pdf_pages",
-        "resolve_task",
+        "__version__", "errors", "family_tasks", "late_chunking", "maxsim", "maxsim_many",
+        "models", "pdf_pages", "quantization", "resolve_task",
     },
     "univec_qdrant": {"DEFAULT_PATH", "HnswSettings", "QdrantCollection"},
     "univec_milvus": {"DEFAULT_URI", "MilvusCollection"},

@@ -350,7 +350,9 @@ class Encoder:
                     f"dimensions={dimensions!r} cannot be combined with multivector=True: "
                     f"token vectors are always {self.multivector_dim}-d. Drop one of the two."
                 )
-            if isinstance(dimensions, bool) or dimensions not in self.matryoshka_dims:
+            # An API model univec does not know has no Matryoshka list: any size is sent.
+            known = dimensions in self.matryoshka_dims if self.matryoshka_dims else True
+            if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not known:
                 raise InvalidDimensionsError(
                     f"dimensions={dimensions!r} is not a Matryoshka dimension of {self.info.name}. "
                     f"Use one of {list(self.matryoshka_dims)} or None for the full {self.dim}."

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import warnings
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +24,17 @@ from univec.backends.api.ratelimit import (
 from univec.backends.api.requests import Batch, estimate_tokens, plan_batches
 from univec.backends.api.transport import RetryPolicy, post_with_retries
 from univec.backends.base import Embeddings, ModelInfo, Usage
-from univec.errors import APIAuthenticationError, ConfigurationError, InvalidInputError
+from univec.errors import (
+    APIAuthenticationError,
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidInputError,
+    InvalidTaskError,
+)
 from univec.inputs import Image
+from univec.models import MODELS, ModelDescription, describe
 from univec.quantization import packed_width, precision_dtype
-from univec.tasks import TaskSpec
+from univec.tasks import TASKS, TaskSpec
 
 if TYPE_CHECKING:
     import httpx
@@ -48,14 +56,20 @@ MAX_INPUTS_PER_REQUEST = 512
 #: Default token budget of one request (estimated, see ``batching.estimate_tokens``).
 DEFAULT_MAX_BATCH_TOKENS = 100_000
 
+
+def _model_info(description: ModelDescription) -> ModelInfo:
+    return ModelInfo(
+        name=description.name,
+        dim=description.dim,
+        matryoshka_dims=description.matryoshka_dims,
+        multivector_dim=description.multivector_dim,
+        max_length=description.max_length,
+    )
+
+
+#: What each model of the family (:data:`univec.models.MODELS`) produces.
 KNOWN_MODELS: dict[str, ModelInfo] = {
-    "jina-embeddings-v4": ModelInfo(
-        name="jina-embeddings-v4",
-        dim=2048,
-        matryoshka_dims=(128, 256, 512, 1024, 2048),
-        multivector_dim=128,
-        max_length=32768,
-    ),
+    name: _model_info(description) for name, description in MODELS.items()
 }
 
 
@@ -74,10 +88,13 @@ class APIBackend:
     Args:
         api_key: The key; defaults to ``JINA_API_KEY``, read again at the first request if
             still missing. Never shown in reprs, logs or errors.
-        base_url: The API's base URL (``POST {base_url}/embeddings``).
-        model: The API model name.
-        model_info: What the model produces; required for models not in
-            :data:`KNOWN_MODELS`, and handy for test servers serving other sizes.
+        base_url: The API's base URL (``POST {base_url}/embeddings``); the full endpoint
+            (``.../v1/embeddings``) is accepted too.
+        model: The API model name: one of :data:`univec.models.MODELS` (checked before
+            sending: tasks, inputs, dimensions, multi-vectors, late chunking), or any other
+            name, sent as given with a warning.
+        model_info: What the model produces, when it differs from the table (test servers
+            serving other sizes) or for a model univec does not know.
         timeout: Seconds one attempt may take.
         max_attempts: Most attempts per request, the first included.
         total_timeout: Most seconds one request may take, retries and waits included.
@@ -131,14 +148,26 @@ class APIBackend:
         from univec._optional import require
 
         require("httpx", "api")
+        description = describe(model)
+        if description is None:
+            # New releases must not break users: send the name as given, validate nothing.
+            warnings.warn(
+                f"univec does not know the API model {model!r} (it knows {list(MODELS)}): "
+                "requests are sent as given, without checking tasks, inputs or dimensions. "
+                "Pass model_info=univec.ModelInfo(...) to check the vector sizes.",
+                UserWarning,
+                stacklevel=3,
+            )
         if model_info is None:
-            if model not in KNOWN_MODELS:
-                raise ConfigurationError(
-                    f"Unknown API model {model!r}: univec knows {sorted(KNOWN_MODELS)}. For "
-                    "another model pass model_info=univec.ModelInfo(name=..., dim=..., "
-                    "matryoshka_dims=(...)) describing its outputs."
-                )
-            model_info = KNOWN_MODELS[model]
+            model_info = KNOWN_MODELS.get(model) or ModelInfo(
+                name=model, dim=0, matryoshka_dims=(), multivector_dim=0
+            )
+        if description is not None and max_batch_size == MAX_INPUTS_PER_REQUEST:
+            max_batch_size = description.max_inputs_per_request
+        if description is not None and late_chunking and not description.late_chunking:
+            raise ConfigurationError(
+                f"late_chunking=True is not available on {model}. {description.supports()}."
+            )
         _check_positive(
             {
                 "timeout": timeout,
@@ -156,18 +185,23 @@ class APIBackend:
         }
         _check_positive({name: value for name, value in limits.items() if value is not None})
         _check_positive({"backoff_base": backoff_base, "backoff_max": backoff_max}, allow_zero=True)
-        if not base_url.startswith(("http://", "https://")):
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"base_url={base_url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}."
             )
         self.info = model_info
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        self.description = description
+        # jina-haystack and others take the full endpoint; requests go to {base_url}/embeddings.
+        self.base_url = base_url.rstrip("/").removesuffix("/embeddings")
         self._api_key = api_key or None
         self._timeout = float(timeout)
         self._retry = RetryPolicy(max_attempts, float(total_timeout), backoff_base, backoff_max)
         self._max_concurrency = max_concurrency
         self._max_batch_size = max_batch_size
+        self._request_cap = (
+            description.max_inputs_per_request if description else MAX_INPUTS_PER_REQUEST
+        )
         self._max_batch_tokens = max_batch_tokens
         self._max_length = min(max_length or model_info.max_length, model_info.max_length)
         self._truncate = truncate
@@ -190,6 +224,53 @@ class APIBackend:
     def __repr__(self) -> str:
         key = "'***'" if self._resolve_key() else "None"
         return f"APIBackend(model={self.model!r}, base_url={self.base_url!r}, api_key={key})"
+
+    # ----------------------------------------------------------------- model checks
+    def resolve_task(self, task: object) -> TaskSpec:
+        """The :class:`TaskSpec` of ``task`` if the model has it (any string for unknown models).
+
+        Raises:
+            InvalidTaskError: The model has no such task; the message lists the model's tasks.
+        """
+        if isinstance(task, TaskSpec):
+            task = task.name
+        if self.description is None:
+            if not isinstance(task, str) or not task:
+                raise InvalidTaskError(f"Unknown task {task!r}: pass the model's task string.")
+            return TASKS.get(task) or TaskSpec(task, "", "", task.endswith(".query"))
+        tasks = self.description.tasks
+        if not isinstance(task, str) or task not in tasks:
+            hint = ""
+            pair = [t for t in tasks if isinstance(task, str) and t.startswith(f"{task}.")]
+            if pair:
+                hint = f" {task!r} is a task family: use {pair}."
+            raise InvalidTaskError(
+                f"Unknown task {task!r} for {self.model}.{hint} Use one of: {', '.join(tasks)}."
+            )
+        return TASKS.get(task) or TaskSpec(task, "", "", task.endswith(".query"))
+
+    def _check(
+        self, items: Sequence[str | Image], multi: bool, late_chunking: bool, task: TaskSpec
+    ) -> None:
+        """Refuse, before sending, what the model lacks (the message says what it supports)."""
+        description = self.description
+        if description is None:
+            return
+        if multi and not description.multivector:
+            raise InvalidArgumentError(
+                f"multivector=True is not available on {self.model}: {description.supports()}. "
+                "Use jina-embeddings-v4 for multi-vectors."
+            )
+        if late_chunking and not description.late_chunking:
+            raise InvalidArgumentError(
+                f"late_chunking=True is not available on {self.model}: {description.supports()}."
+            )
+        if "image" not in description.inputs and any(not isinstance(i, str) for i in items):
+            raise InvalidInputError(
+                f"{self.model} embeds text only, but the inputs include images: "
+                f"{description.supports()}. Use jina-embeddings-v4 or jina-clip-v2 for images."
+            )
+        self.resolve_task(task)
 
     # ----------------------------------------------------------------- Backend protocol
     def embed(
@@ -254,6 +335,7 @@ class APIBackend:
     ) -> Embeddings:
         late_chunking = late_chunking or self._late_chunking
         precision = precision if precision in self.native_precisions else "float32"
+        self._check(items, multi, late_chunking, task)
         key = self._resolve_key()
         if not key:
             raise APIAuthenticationError(
@@ -277,20 +359,34 @@ class APIBackend:
             estimates = await asyncio.to_thread(
                 lambda: [estimate_tokens(item, self._max_length) for item in items]
             )
-        batches = plan_batches(
-            items, estimates, max_items=self._max_batch_size, max_tokens=self._max_batch_tokens
-        )
+        if late_chunking:
+            # One document, one request: the server pools each chunk over the whole text.
+            if len(items) > self._request_cap:
+                raise InvalidInputError(
+                    f"late_chunking=True sends the {len(items)} chunks as one request, but "
+                    f"{self.model} takes at most {self._request_cap} inputs a request. Use "
+                    "fewer, larger chunks (e.g. univec.late_chunking.embed_chunks with a larger "
+                    "max_chars)."
+                )
+            batches = [Batch(0, items, sum(estimates))]
+        else:
+            batches = plan_batches(
+                items, estimates, max_items=self._max_batch_size, max_tokens=self._max_batch_tokens
+            )
         kinds = [kind for kind, wanted in ((False, dense), (True, multi)) if wanted]
         jobs: list[Coroutine[Any, Any, tuple[list[np.ndarray], Usage]]] = []
         for multivector in kinds:
             request = EmbeddingRequest(
                 model=self.model,
-                task=task.name,
+                task=task.name
+                if self.description is None
+                else self.description.task_field(task.name),
                 multivector=multivector,
                 dimensions=None if multivector else dimensions,
                 truncate=self._truncate,
                 late_chunking=late_chunking,
                 precision=precision,
+                fields=None if self.description is None else self.description.fields,
             )
             jobs.extend(
                 self._send(batch, request, key, number, len(batches))

@@ -17,6 +17,7 @@ import numpy as np
 from univec.backends.base import Usage
 from univec.errors import APIResponseError
 from univec.inputs import Image
+from univec.models import describe
 from univec.quantization import API_EMBEDDING_TYPES, packed_width, precision_dtype
 
 __all__ = ["EmbeddingRequest", "build_payload", "encode_image", "parse_response"]
@@ -39,15 +40,19 @@ class EmbeddingRequest:
         late_chunking: Embed the texts of one request as chunks of one document.
         precision: ``"float32"`` (sent as ``embedding_type: "base64"``), ``"binary"`` or
             ``"ubinary"`` (sent as that ``embedding_type``: packed bits computed by the API).
+        fields: The request fields the model's schema has; ``None``: those of
+            :mod:`univec.models` for ``model``, and for a model univec does not know only the
+            fields the call needs.
     """
 
     model: str
-    task: str
+    task: str | None
     multivector: bool = False
     dimensions: int | None = None
     truncate: bool = True
     late_chunking: bool = False
     precision: str = "float32"
+    fields: frozenset[str] | None = None
 
 
 def encode_image(image: Image) -> str:
@@ -63,24 +68,30 @@ def encode_image(image: Image) -> str:
 def build_payload(items: Sequence[str | Image], request: EmbeddingRequest) -> dict[str, Any]:
     """The JSON body of ``POST /embeddings`` for ``items``.
 
-    Texts are sent as plain strings and images as ``{"image": <URL or base64>}``. ``dimensions``
-    is sent only when given, ``late_chunking`` only when enabled.
+    Texts are sent as plain strings and images as ``{"image": <URL or base64>}``. ``task`` is
+    sent unless ``None``, ``dimensions`` only when given, ``late_chunking`` only when enabled,
+    ``return_multivector`` only to models whose schema has it (or when asked for); no field
+    outside ``request.fields`` is ever sent.
     """
     inputs: list[Any] = [
         item if isinstance(item, str) else {"image": encode_image(item)} for item in items
     ]
-    payload: dict[str, Any] = {
-        "model": request.model,
-        "input": inputs,
-        "task": request.task,
-        "embedding_type": API_EMBEDDING_TYPES.get(request.precision, EMBEDDING_TYPE),
-        "truncate": request.truncate,
-        "return_multivector": request.multivector,
-    }
+    fields = request.fields
+    if fields is None and (description := describe(request.model)) is not None:
+        fields = description.fields
+    payload: dict[str, Any] = {"model": request.model, "input": inputs}
+    if request.task is not None:
+        payload["task"] = request.task
+    payload["embedding_type"] = API_EMBEDDING_TYPES.get(request.precision, EMBEDDING_TYPE)
+    payload["truncate"] = request.truncate
+    if request.multivector or (fields and "return_multivector" in fields):
+        payload["return_multivector"] = request.multivector
     if request.dimensions is not None:
         payload["dimensions"] = request.dimensions
     if request.late_chunking:
         payload["late_chunking"] = True
+    if fields is not None:
+        payload = {key: value for key, value in payload.items() if key in fields}
     return payload
 
 
@@ -99,7 +110,7 @@ def parse_response(
         body: The decoded JSON body.
         expected: How many inputs the request carried.
         dim: The size every vector must have (the requested dimensions, or the token-vector
-            size for multi-vectors).
+            size for multi-vectors); 0 when unknown (a model univec does not know).
         multivector: Whether token vectors were requested (``embeddings`` per item, 2-D).
         request_id: Named in errors.
         precision: ``"binary"``/``"ubinary"`` when packed bits were requested: vectors come
@@ -150,7 +161,7 @@ def parse_response(
                 vectors = _decode_one(item[field])
         except (ValueError, TypeError, binascii.Error) as exc:
             raise fail(f"item {index} cannot be decoded ({exc})") from exc
-        if vectors.shape[-1] != width:
+        if width and vectors.shape[-1] != width:
             raise fail(f"item {index} has {vectors.shape[-1]}-d vectors, expected {width}-d")
         ordered[index] = vectors
     return [vector for vector in ordered if vector is not None], parse_usage(body.get("usage"))
@@ -185,7 +196,7 @@ def _decode_multi(value: object, dim: int) -> np.ndarray:
     """A ``(n_tokens, dim)`` multi-vector from one base64 matrix, base64 rows or float rows."""
     if isinstance(value, str):
         flat = _decode_one(value)
-        if flat.size % dim:
+        if not dim or flat.size % dim:
             raise ValueError(f"{flat.size} floats do not split into {dim}-d token vectors")
         return flat.reshape(-1, dim)
     if isinstance(value, list):
@@ -218,7 +229,7 @@ def _decode_packed(value: object, width: int, precision: str, multivector: bool)
         return row(value)
     if isinstance(value, str):
         flat = row(value)
-        if flat.size % width:
+        if not width or flat.size % width:
             raise ValueError(f"{flat.size} bytes do not split into {width}-byte token vectors")
         return flat.reshape(-1, width)
     if isinstance(value, list):
