@@ -19,7 +19,8 @@ PUBLIC = {
     "langchain_univec": {"UnivecEmbeddings"},
     "llama_index.embeddings.univec": {"UnivecEmbedding"},
     "haystack_integrations.components.embedders.univec": {
-        "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecTextEmbedder",
+        "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecImageEmbedder",
+        "UnivecTextEmbedder",
     },
 }  # fmt: skip
 

@@ -208,6 +208,50 @@ class Encoder:
         )
         return result.multi if multivector else result.dense
 
+    def embed(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
+        late_chunking: bool = False,
+    ) -> Embeddings:
+        """Single vectors of ``inputs`` and the tokens this call consumed.
+
+        :meth:`encode` with ``multivector=False``, returning :class:`Embeddings` (``dense``
+        and ``usage``) rather than the bare array; framework components report the usage.
+        """
+        return self._embed(
+            inputs,
+            task,
+            dimensions,
+            dense=True,
+            multi=False,
+            precision=precision,
+            late_chunking=late_chunking,
+        )
+
+    async def aembed(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
+        late_chunking: bool = False,
+    ) -> Embeddings:
+        """Async form of :meth:`embed`."""
+        return await self._aembed(
+            inputs,
+            task,
+            dimensions,
+            dense=True,
+            multi=False,
+            precision=precision,
+            late_chunking=late_chunking,
+        )
+
     def encode_both(
         self,
         inputs: Iterable[object],

@@ -19,7 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["MODELS", "ModelDescription", "describe", "model_names"]
+from univec.errors import ConfigurationError, InvalidTaskError
+
+__all__ = [
+    "MODELS",
+    "ModelDescription",
+    "check_local_model",
+    "describe",
+    "model_names",
+    "task_sides",
+]
 
 _V5_TASKS = (
     "retrieval.query",
@@ -202,3 +211,54 @@ def describe(model: str) -> ModelDescription | None:
 def model_names() -> tuple[str, ...]:
     """The API names of every known model."""
     return tuple(MODELS)
+
+
+def task_sides(task: str, model: str | None = None) -> tuple[str, str]:
+    """The ``(query task, document task)`` that ``task`` means for ``model``.
+
+    ``task`` is a family (``"retrieval"``, ``"code"``, ``"nl2code"``: its ``.query`` and
+    ``.passage`` tasks), a full task string (``"retrieval.passage"``: the same family, each
+    side its own half; how the incumbent Jina integrations name tasks), or a symmetric task
+    (``"text-matching"``, ``"classification"``: both sides). ``model`` ``None`` means
+    jina-embeddings-v4; a model univec does not know accepts any task.
+
+    Raises:
+        InvalidTaskError: ``model`` has no such task; the message lists the ones it has.
+    """
+    description = MODELS["jina-embeddings-v4"] if model is None else describe(model)
+    if not isinstance(task, str) or not task:
+        raise InvalidTaskError(f"task={task!r} must be a task name or family, e.g. 'retrieval'.")
+    tasks = description.tasks if description is not None else None
+    family, _, side = task.rpartition(".")
+    if side in ("query", "passage") and (tasks is None or task in tasks):
+        query, passage = f"{family}.query", f"{family}.passage"
+        if tasks is not None:
+            query = query if query in tasks else task
+            passage = passage if passage in tasks else task
+        return query, passage
+    if tasks is None:
+        return task, task
+    if task in tasks:
+        return task, task
+    if f"{task}.query" in tasks and f"{task}.passage" in tasks:
+        return f"{task}.query", f"{task}.passage"
+    families = sorted({t.rpartition(".")[0] for t in tasks if "." in t})
+    raise InvalidTaskError(
+        f"Unknown task {task!r} for {description.name}. Use a family {families} or one of its "
+        f"tasks: {', '.join(tasks)}."
+    )
+
+
+def check_local_model(model: str | None) -> None:
+    """Refuse an API model name given to the local backend, naming both fixes.
+
+    Raises:
+        ConfigurationError: ``model`` is the name of a hosted model (``"jina-embeddings-v4"``).
+    """
+    if model in MODELS:
+        hub = " or model='jinaai/jina-embeddings-v4' (the Hugging Face hub id) to run it locally"
+        raise ConfigurationError(
+            f"model={model!r} is a hosted-API model name, but the backend is local. Add "
+            f"backend='api' to use the Jina API{hub if model == 'jina-embeddings-v4' else ''}; "
+            "the local backend runs jina-embeddings-v4 checkpoints (a directory or a hub id)."
+        )

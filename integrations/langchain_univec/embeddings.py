@@ -37,9 +37,14 @@ class UnivecEmbeddings(BaseModel, Embeddings):
         api_key: API key (API backend); defaults to the ``JINA_API_KEY`` environment variable.
         base_url: API base URL.
         encoder_options: Further options of ``Encoder.local`` / ``Encoder.api``.
-        task: Task family: ``"retrieval"``, ``"code"`` or ``"text-matching"``.
+        task: Task family (``"retrieval"``, ``"code"``, ``"text-matching"``; an API model's
+            own, e.g. ``"classification"`` on jina-embeddings-v3) or a full task string as
+            ``JinaEmbeddings`` users write it (``"retrieval.passage"``): queries get the
+            family's query task, documents its passage task.
         dimensions: Matryoshka truncation of every vector, or ``None`` for the full size.
         batch_size: Documents per encoder call in :meth:`embed_documents` (``None``: one call).
+        late_chunking: The texts of one :meth:`embed_documents` call are the chunks of one
+            document (split already): each chunk's vector sees the whole document.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", protected_namespaces=())
@@ -53,9 +58,10 @@ class UnivecEmbeddings(BaseModel, Embeddings):
     api_key: SecretStr | None = Field(default_factory=secret_from_env("JINA_API_KEY", default=None))
     base_url: str | None = None
     encoder_options: dict[str, Any] | None = None
-    task: Literal["retrieval", "code", "text-matching"] = "retrieval"
+    task: str = "retrieval"
     dimensions: int | None = None
     batch_size: int | None = None
+    late_chunking: bool = False
 
     _family: FamilyEncoder = PrivateAttr()
 

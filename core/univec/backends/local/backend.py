@@ -66,6 +66,9 @@ class LocalBackend:
         max_pixels: int | None = None,
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
+        from univec.models import check_local_model
+
+        check_local_model(model)
         _check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
         if token_budget is not None:
             _check_positive_int("token_budget", token_budget)
