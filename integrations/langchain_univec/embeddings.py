@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from univec.encoder import Encoder
 from univec_frameworks import FamilyEncoder, as_image, as_texts
@@ -31,6 +31,8 @@ class UnivecEmbeddings(BaseModel, Embeddings):
         encoder: A ready :class:`univec.Encoder` (excludes the configuration fields).
         backend: ``"local"`` (PyTorch) or ``"api"`` (hosted Jina API).
         model: Checkpoint directory or hub id (local), or API model name; ``None`` = default.
+            Also accepted as ``model_name`` (and ``api_key`` as ``jina_api_key``), as
+            ``JinaEmbeddings`` takes them.
         device: Local device (``"cuda"``, ``"mps"``, ``"cpu"``); ``None`` = best available.
         dtype: Local dtype (``"float32"``, ``"bfloat16"``, ...); ``None`` = automatic.
         max_length: Tokens per input; longer text is truncated.
@@ -51,11 +53,15 @@ class UnivecEmbeddings(BaseModel, Embeddings):
 
     encoder: Encoder | None = Field(default=None, exclude=True, repr=False)
     backend: Literal["local", "api"] = "local"
-    model: str | None = None
+    # model_name / jina_api_key: the names langchain-community's JinaEmbeddings uses.
+    model: str | None = Field(default=None, validation_alias=AliasChoices("model", "model_name"))
     device: str | None = None
     dtype: str | None = None
     max_length: int | None = None
-    api_key: SecretStr | None = Field(default_factory=secret_from_env("JINA_API_KEY", default=None))
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("JINA_API_KEY", default=None),
+        validation_alias=AliasChoices("api_key", "jina_api_key"),
+    )
     base_url: str | None = None
     encoder_options: dict[str, Any] | None = None
     task: str = "retrieval"
