@@ -229,6 +229,7 @@ def task_sides(task: str, model: str | None = None) -> tuple[str, str]:
     if not isinstance(task, str) or not task:
         raise InvalidTaskError(f"task={task!r} must be a task name or family, e.g. 'retrieval'.")
     tasks = description.tasks if description is not None else None
+    name = description.name if description is not None else str(model)
     family, _, side = task.rpartition(".")
     if side in ("query", "passage") and (tasks is None or task in tasks):
         query, passage = f"{family}.query", f"{family}.passage"
@@ -244,7 +245,7 @@ def task_sides(task: str, model: str | None = None) -> tuple[str, str]:
         return f"{task}.query", f"{task}.passage"
     families = sorted({t.rpartition(".")[0] for t in tasks if "." in t})
     raise InvalidTaskError(
-        f"Unknown task {task!r} for {description.name}. Use a family {families} or one of its "
+        f"Unknown task {task!r} for {name}. Use a family {families} or one of its "
         f"tasks: {', '.join(tasks)}."
     )
 

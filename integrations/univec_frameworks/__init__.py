@@ -28,7 +28,12 @@ from univec.config import (
     shared_encoder,
 )
 from univec.encoder import Encoder
-from univec.errors import ConfigurationError, InvalidDimensionsError, InvalidInputError
+from univec.errors import (
+    ConfigurationError,
+    InvalidDimensionsError,
+    InvalidInputError,
+    check_positive_int,
+)
 from univec.inputs import Image
 from univec.models import task_sides
 
@@ -89,10 +94,12 @@ def as_image(value: object) -> Image:
         InvalidInputError: ``value`` cannot name an image.
         InputFileNotFoundError: A path does not exist.
     """
-    if isinstance(value, io.IOBase) or hasattr(value, "read"):
-        data = value.getvalue() if hasattr(value, "getvalue") else value.read()
-        return Image(data)
-    return Image(value)
+    source: Any = value  # Image checks the type itself and names the fix
+    if isinstance(source, io.BytesIO):
+        source = source.getvalue()
+    elif callable(getattr(source, "read", None)):
+        source = source.read()
+    return Image(source)
 
 
 class FamilyEncoder:
@@ -387,9 +394,11 @@ class FamilyEncoder:
             raise InvalidInputError(
                 f"documents must be a list, got {type(items).__name__}. Wrap a single item in a list."
             )
-        if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
-            raise ConfigurationError(f"batch_size={batch_size!r} must be a positive int or None.")
-        size = batch_size or max(len(items), 1)
+        size = (
+            max(len(items), 1)
+            if batch_size is None
+            else check_positive_int("batch_size", batch_size)
+        )
         from tqdm import tqdm
 
         for start in tqdm(

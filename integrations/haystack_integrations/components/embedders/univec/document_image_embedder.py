@@ -112,8 +112,8 @@ class UnivecDocumentImageEmbedder(EncoderComponent):
         images: list[Any] = []
         pdf_pages = []
         for index, (document, blob) in enumerate(zip(documents, from_blob, strict=True)):
-            if blob:
-                images.append(as_image(document.blob.data))  # type: ignore[union-attr]
+            if blob and document.blob is not None:
+                images.append(as_image(document.blob.data))
                 continue
             source = next(sources)
             images.append(source["path"])
