@@ -409,7 +409,9 @@ class Encoder:
         precision = check_precision(precision)
         # An API backend checks tasks against its model (univec.models); others take v4's.
         resolve = getattr(self._backend, "resolve_task", None)
-        spec: TaskSpec = resolve(task) if callable(resolve) else resolve_task(task)
+        spec = resolve(task) if callable(resolve) else resolve_task(task)
+        if not isinstance(spec, TaskSpec):
+            raise TypeError(f"{type(self._backend).__name__}.resolve_task returned {spec!r}.")
         multivector = multi and not dense
         if dimensions is not None:
             if multivector:
