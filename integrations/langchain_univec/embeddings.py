@@ -115,6 +115,10 @@ class UnivecEmbeddings(BaseModel, Embeddings):
         images = [as_image(uri) for uri in as_texts(uris, "uris")]
         return self._family.embed_documents(images, batch_size=self.batch_size).tolist()
 
+    def embed_images(self, uris: list[str]) -> list[list[float]]:
+        """:meth:`embed_image` under the name langchain-community's ``JinaEmbeddings`` uses."""
+        return self.embed_image(uris)
+
     async def aembed_image(self, uris: list[str]) -> list[list[float]]:
         """Async form of :meth:`embed_image`."""
         images = [as_image(uri) for uri in as_texts(uris, "uris")]

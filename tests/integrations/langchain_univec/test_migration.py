@@ -79,3 +79,10 @@ def test_api_model_name_with_local_backend_says_add_backend_api():
         UnivecEmbeddings(model="jina-embeddings-v4")
     assert "jinaai/jina-embeddings-v4" in str(info.value)
     assert isinstance(info.value.__cause__ or info.value, (ValueError, univec.UnivecError))
+
+
+def test_embed_images_is_the_incumbents_name(tiny_encoder, golden_images):
+    embeddings = UnivecEmbeddings(encoder=tiny_encoder)
+    paths = [str(path) for path in golden_images]
+    expected = tiny_encoder.encode(golden_images, "retrieval.passage")
+    np.testing.assert_allclose(embeddings.embed_images(paths), expected, atol=1e-6)
