@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from univec.backends.base import Embeddings
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
@@ -137,6 +138,7 @@ class MultiVectorCollection:
         ids: Sequence[DocumentId] | None = None,
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         batch_size: int | None = None,
+        late_chunking: bool = False,
     ) -> list[DocumentId]:
         """Encode and store documents; documents with an id already stored are replaced.
 
@@ -148,6 +150,9 @@ class MultiVectorCollection:
             metadata: One JSON-serialisable dict (or ``None``) per item, returned by searches
                 and usable in their ``filter``.
             batch_size: Documents per encoding/upsert batch (default: the collection's).
+            late_chunking: ``items`` are the text chunks of one document, split already: their
+                single vectors are late-chunked over the whole document (see
+                :mod:`univec.late_chunking`); their token vectors are each chunk's own.
 
         Returns:
             The document ids, in input order.
@@ -170,6 +175,11 @@ class MultiVectorCollection:
             for position, document_id in enumerate(document_ids):
                 first.setdefault(document_id, position)
             order = sorted(first.values())
+        late_dense = None
+        if late_chunking:  # one document: its chunk vectors see all of it
+            late_dense = self.encoder.encode(
+                documents, "retrieval.passage", dimensions=self.dimensions, late_chunking=True
+            )
         progress_bar = _progress(len(order), f"Adding to {self.name}", disable=not self.progress)
         finished = False
         try:
@@ -179,6 +189,7 @@ class MultiVectorCollection:
                     [documents[i] for i in chunk],
                     [document_ids[i] for i in chunk],
                     [metadatas[i] for i in chunk],
+                    None if late_dense is None else late_dense[chunk],
                 )
                 progress_bar.update(len(chunk))
             finished = True
@@ -196,10 +207,15 @@ class MultiVectorCollection:
         documents: list[str | Image],
         document_ids: list[DocumentId],
         metadatas: list[dict[str, Any]],
+        late_dense: np.ndarray | None = None,
     ) -> None:
-        embeddings = self.encoder.encode_both(
-            documents, "retrieval.passage", dimensions=self.dimensions
-        )
+        if late_dense is None:
+            embeddings = self.encoder.encode_both(
+                documents, "retrieval.passage", dimensions=self.dimensions
+            )
+        else:
+            multi = self.encoder.encode(documents, "retrieval.passage", multivector=True)
+            embeddings = Embeddings(late_dense, multi)
         if embeddings.dense is None or embeddings.multi is None:
             raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")
         if len(embeddings.dense) != len(documents) or len(embeddings.multi) != len(documents):

@@ -38,7 +38,7 @@ def test_known_model_info_and_repr():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"model": "jina-embeddings-v9"}, "Unknown API model 'jina-embeddings-v9'"),
+        ({"model": "jina-embeddings-v5-text-nano", "late_chunking": True}, "late_chunking"),
         ({"max_concurrency": 0}, "max_concurrency=0"),
         ({"timeout": -1}, "timeout=-1"),
         ({"requests_per_minute": 0}, "requests_per_minute=0"),
