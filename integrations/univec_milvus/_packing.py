@@ -105,3 +105,38 @@ def survivors(lower: np.ndarray, upper: np.ndarray, k: int) -> np.ndarray:
     threshold = np.partition(lower, len(lower) - k)[len(lower) - k]
     margin = 1e-3 + 1e-5 * abs(float(threshold))
     return np.flatnonzero(upper >= threshold - margin)
+
+
+def pack_float16(multi: np.ndarray) -> list[str]:
+    """Token vectors as base64 pieces of little-endian float16 bytes (half the bytes)."""
+    return pack_bytes(np.ascontiguousarray(multi, dtype="<f2").tobytes())
+
+
+def unpack_float16(pieces: Sequence[str], dim: int) -> np.ndarray:
+    """The ``(n_tokens, dim)`` vectors :func:`pack_float16` packed, as float32."""
+    return np.frombuffer(unpack_bytes(pieces), dtype="<f2").reshape(-1, dim).astype(np.float32)
+
+
+def pack_binary(multi: np.ndarray) -> list[str]:
+    """The sign bits of the token vectors (``dim / 8`` bytes a token), as base64 pieces."""
+    tokens = np.asarray(multi, dtype=np.float32)
+    if not tokens.size:
+        return []
+    return pack_bytes(np.packbits(tokens > 0, axis=1).tobytes())
+
+
+def unpack_binary(pieces: Sequence[str], dim: int) -> np.ndarray:
+    """``(n_tokens, dim)`` float32 signs (+-1 / sqrt(dim)) of :func:`pack_binary`'s bits."""
+    raw = np.frombuffer(unpack_bytes(pieces), dtype=np.uint8)
+    width = (dim + 7) // 8
+    bits = np.unpackbits(raw.reshape(-1, width), axis=1, count=dim)
+    return (bits.astype(np.float32) * 2.0 - 1.0) / np.float32(np.sqrt(dim))
+
+
+def maxsim_estimates(query: np.ndarray, sketches: Sequence[np.ndarray]) -> np.ndarray:
+    """Each document's MaxSim computed from the signs of its token vectors (an estimate)."""
+    lengths = [len(signs) for signs in sketches]
+    if not sum(lengths):
+        return np.zeros(len(sketches), dtype=np.float32)
+    signs = np.concatenate([s for s in sketches if len(s)])
+    return per_document_max(np.asarray(query, np.float32) @ signs.T, lengths)
