@@ -389,14 +389,20 @@ class JinaAPIServer:
     def _item(self, index: int, vector: np.ndarray, request: dict[str, Any]) -> dict[str, Any]:
         vector = np.asarray(vector, dtype="<f4")
         if request["return_multivector"]:
-            if request["embedding_type"] == "float":
-                value: Any = vector.tolist()
+            if request["embedding_type"] in ("binary", "ubinary"):
+                value: Any = [
+                    _packed_bits(row, request["embedding_type"]).tolist() for row in vector
+                ]
+            elif request["embedding_type"] == "float":
+                value = vector.tolist()
             elif self.multivector_format == "matrix":
                 value = base64.b64encode(vector.tobytes()).decode()
             else:
                 value = [base64.b64encode(row.tobytes()).decode() for row in vector]
             return {"object": "embeddings", "index": index, "embeddings": value}
-        if request["embedding_type"] == "float":
+        if request["embedding_type"] in ("binary", "ubinary"):
+            value = _packed_bits(vector, request["embedding_type"]).tolist()
+        elif request["embedding_type"] == "float":
             value = vector.tolist()
         else:
             value = base64.b64encode(vector.tobytes()).decode()
@@ -547,7 +553,7 @@ def _validate(body: Any, model: str) -> dict[str, Any]:
             raise _Invalid(f"'dimensions' must be an integer in 1..2048, got {dimensions!r}.")
         if multivector:
             raise _Invalid("'dimensions' cannot be combined with 'return_multivector'.")
-    if embedding_type not in ("float", "base64"):
+    if embedding_type not in ("float", "base64", "binary", "ubinary"):
         raise _Invalid(f"embedding_type {embedding_type!r} is not served by this test server.")
     if body.get("late_chunking") and any(not isinstance(item, str) for item in inputs):
         raise _Invalid("'late_chunking' applies to text inputs only.")
@@ -594,6 +600,19 @@ def _fake_vector(item: Any, task: str, dim: int, multivector: bool) -> np.ndarra
     shape = (max(1, len(key) // 4), 128) if multivector else (dim,)
     vector = rng.standard_normal(shape, dtype=np.float32)
     return vector / np.linalg.norm(vector, axis=-1, keepdims=True)
+
+
+def _packed_bits(vector: np.ndarray, embedding_type: str) -> np.ndarray:
+    """The API's packed bits: one bit per component (set when > 0), high bit first, 8 per byte;
+    ``ubinary`` as bytes 0..255, ``binary`` as those bytes minus 128."""
+    bits = [1 if x > 0 else 0 for x in vector.tolist()]
+    bits += [0] * (-len(bits) % 8)
+    octets = [
+        sum(bit << (7 - position) for position, bit in enumerate(bits[start : start + 8]))
+        for start in range(0, len(bits), 8)
+    ]
+    shift = 128 if embedding_type == "binary" else 0
+    return np.array([octet - shift for octet in octets], dtype=np.int64)
 
 
 def _damage(payload: dict[str, Any], kind: str) -> dict[str, Any]:

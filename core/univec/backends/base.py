@@ -88,7 +88,12 @@ class Backend(Protocol):
         multi: bool,
         dimensions: int | None,
     ) -> Embeddings:
-        """Encode ``items``, computing only the requested outputs."""
+        """Encode ``items``, computing only the requested outputs.
+
+        A backend that computes compact outputs itself lists them in an optional
+        ``native_precisions`` attribute and then also receives ``precision=``; the encoder
+        quantizes float32 results otherwise (:mod:`univec.quantization`).
+        """
         ...
 
     async def aembed(

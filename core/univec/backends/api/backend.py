@@ -25,6 +25,7 @@ from univec.backends.api.transport import RetryPolicy, post_with_retries
 from univec.backends.base import Embeddings, ModelInfo, Usage
 from univec.errors import APIAuthenticationError, ConfigurationError, InvalidInputError
 from univec.inputs import Image
+from univec.quantization import packed_width, precision_dtype
 from univec.tasks import TaskSpec
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class APIBackend:
         >>> encoder = univec.Encoder.api(max_concurrency=3, requests_per_minute=2000)
         >>> vectors = encoder.encode(["hello"], task="retrieval.query", dimensions=512)
     """
+
+    #: Precisions the API computes itself (``embedding_type``); the encoder quantizes others.
+    native_precisions: tuple[str, ...] = ("binary", "ubinary")
 
     def __init__(
         self,
@@ -196,9 +200,13 @@ class APIBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
         """Encode ``items`` through the API (blocking). See :meth:`aembed`."""
-        return self._engine.run(self._embed(items, task, dense, multi, dimensions))
+        return self._engine.run(
+            self._embed(items, task, dense, multi, dimensions, precision, late_chunking)
+        )
 
     async def aembed(
         self,
@@ -208,8 +216,15 @@ class APIBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
         """Encode ``items`` through the API without blocking the caller's event loop.
+
+        ``precision`` ``"binary"``/``"ubinary"`` asks the API for packed bits
+        (``embedding_type``); any other value gets float32 (the encoder quantizes).
+        ``late_chunking`` sends ``late_chunking: true`` for this call (also when the backend
+        was built with ``late_chunking=True``).
 
         Raises:
             APIAuthenticationError: No key, or the key was rejected.
@@ -218,7 +233,9 @@ class APIBackend:
                 transient failure outlasted the retry budget.
             APIResponseError: A response did not match its request.
         """
-        return await self._engine.arun(self._embed(items, task, dense, multi, dimensions))
+        return await self._engine.arun(
+            self._embed(items, task, dense, multi, dimensions, precision, late_chunking)
+        )
 
     def close(self) -> None:
         """Close the HTTP connections and stop the engine thread (reopened on next use)."""
@@ -232,21 +249,26 @@ class APIBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
+        late_chunking = late_chunking or self._late_chunking
+        precision = precision if precision in self.native_precisions else "float32"
         key = self._resolve_key()
         if not key:
             raise APIAuthenticationError(
                 f"No Jina API key: pass api_key=... to Encoder.api() or set {API_KEY_ENV}. "
                 "Get a key at https://jina.ai/embeddings."
             )
-        if self._late_chunking and not all(isinstance(item, str) for item in items):
+        if late_chunking and not all(isinstance(item, str) for item in items):
             raise InvalidInputError(
                 "late_chunking=True applies to text only, but the inputs include images. "
                 "Encode the images with an encoder built without late_chunking."
             )
         if not items:
+            width = packed_width(dimensions or self.info.dim, precision)
             return Embeddings(
-                np.zeros((0, dimensions or self.info.dim), np.float32) if dense else None,
+                np.zeros((0, width), precision_dtype(precision)) if dense else None,
                 [] if multi else None,
             )
         if all(isinstance(item, str) or item.kind == "url" for item in items):
@@ -267,7 +289,8 @@ class APIBackend:
                 multivector=multivector,
                 dimensions=None if multivector else dimensions,
                 truncate=self._truncate,
-                late_chunking=self._late_chunking,
+                late_chunking=late_chunking,
+                precision=precision,
             )
             jobs.extend(
                 self._send(batch, request, key, number, len(batches))
@@ -291,7 +314,7 @@ class APIBackend:
             outputs[multivector] = [vector for vectors, _ in chunk for vector in vectors]
         dense_out = None
         if dense:
-            dense_out = np.stack(outputs[False]).astype(np.float32, copy=False)
+            dense_out = np.stack(outputs[False])
         return Embeddings(dense=dense_out, multi=outputs.get(True), usage=usage)
 
     async def _send(
@@ -329,6 +352,7 @@ class APIBackend:
             else request.dimensions or self.info.dim,
             multivector=request.multivector,
             request_id=reply.request_id,
+            precision=request.precision,
         )
         if self._limiter is not None:
             self._limiter.correct(batch.tokens, reply.reserved_tokens, usage.total_tokens)

@@ -17,6 +17,7 @@ import numpy as np
 from univec.backends.base import Usage
 from univec.errors import APIResponseError
 from univec.inputs import Image
+from univec.quantization import API_EMBEDDING_TYPES, packed_width, precision_dtype
 
 __all__ = ["EmbeddingRequest", "build_payload", "encode_image", "parse_response"]
 
@@ -36,6 +37,8 @@ class EmbeddingRequest:
         dimensions: Matryoshka truncation of single vectors, or ``None`` for the full size.
         truncate: Let the server truncate inputs longer than the model's maximum.
         late_chunking: Embed the texts of one request as chunks of one document.
+        precision: ``"float32"`` (sent as ``embedding_type: "base64"``), ``"binary"`` or
+            ``"ubinary"`` (sent as that ``embedding_type``: packed bits computed by the API).
     """
 
     model: str
@@ -44,6 +47,7 @@ class EmbeddingRequest:
     dimensions: int | None = None
     truncate: bool = True
     late_chunking: bool = False
+    precision: str = "float32"
 
 
 def encode_image(image: Image) -> str:
@@ -69,7 +73,7 @@ def build_payload(items: Sequence[str | Image], request: EmbeddingRequest) -> di
         "model": request.model,
         "input": inputs,
         "task": request.task,
-        "embedding_type": EMBEDDING_TYPE,
+        "embedding_type": API_EMBEDDING_TYPES.get(request.precision, EMBEDDING_TYPE),
         "truncate": request.truncate,
         "return_multivector": request.multivector,
     }
@@ -87,6 +91,7 @@ def parse_response(
     dim: int,
     multivector: bool,
     request_id: str | None = None,
+    precision: str = "float32",
 ) -> tuple[list[np.ndarray], Usage]:
     """Decode an ``/embeddings`` response into one float32 array per input, in input order.
 
@@ -97,6 +102,9 @@ def parse_response(
             size for multi-vectors).
         multivector: Whether token vectors were requested (``embeddings`` per item, 2-D).
         request_id: Named in errors.
+        precision: ``"binary"``/``"ubinary"`` when packed bits were requested: vectors come
+            as lists of byte values (or base64 bytes), ``ceil(dim / 8)`` per vector, returned
+            as int8/uint8 arrays.
 
     Returns:
         ``expected`` arrays, each ``(dim,)`` (single vectors) or ``(n_tokens, dim)``, ordered by
@@ -120,6 +128,8 @@ def parse_response(
     if len(data) != expected:
         raise fail(f"{len(data)} embeddings for {expected} inputs")
     field = "embeddings" if multivector else "embedding"
+    packed = precision in API_EMBEDDING_TYPES
+    width = packed_width(dim, precision) if packed else dim
     ordered: list[np.ndarray | None] = [None] * expected
     for item in data:
         if not isinstance(item, Mapping):
@@ -132,11 +142,16 @@ def parse_response(
         if field not in item:
             raise fail(f"item {index} has no {field!r} field")
         try:
-            vectors = _decode_multi(item[field], dim) if multivector else _decode_one(item[field])
+            if packed:
+                vectors = _decode_packed(item[field], width, precision, multivector)
+            elif multivector:
+                vectors = _decode_multi(item[field], dim)
+            else:
+                vectors = _decode_one(item[field])
         except (ValueError, TypeError, binascii.Error) as exc:
             raise fail(f"item {index} cannot be decoded ({exc})") from exc
-        if vectors.shape[-1] != dim:
-            raise fail(f"item {index} has {vectors.shape[-1]}-d vectors, expected {dim}-d")
+        if vectors.shape[-1] != width:
+            raise fail(f"item {index} has {vectors.shape[-1]}-d vectors, expected {width}-d")
         ordered[index] = vectors
     return [vector for vector in ordered if vector is not None], parse_usage(body.get("usage"))
 
@@ -178,6 +193,39 @@ def _decode_multi(value: object, dim: int) -> np.ndarray:
             return np.zeros((0, dim), np.float32)
         rows = [_decode_one(row) for row in value]
         if len({row.size for row in rows}) != 1:
+            raise ValueError("token vectors of different sizes")
+        return np.stack(rows)
+    raise TypeError(f"expected a list of token vectors, got {_describe(value)}")
+
+
+def _decode_packed(value: object, width: int, precision: str, multivector: bool) -> np.ndarray:
+    """Packed bits (``binary``: int8, ``ubinary``: uint8) from byte values or base64 bytes."""
+    dtype = precision_dtype(precision)
+    info = np.iinfo(dtype)
+
+    def row(entry: object) -> np.ndarray:
+        if isinstance(entry, str):
+            return np.frombuffer(base64.b64decode(entry, validate=True), dtype).copy()
+        if isinstance(entry, list) and all(
+            isinstance(x, int) and not isinstance(x, bool) for x in entry
+        ):
+            if entry and not info.min <= min(entry) <= max(entry) <= info.max:
+                raise ValueError(f"byte values outside {info.min}..{info.max} for {precision}")
+            return np.asarray(entry, dtype=dtype)
+        raise TypeError(f"expected a list of integers or base64, got {_describe(entry)}")
+
+    if not multivector:
+        return row(value)
+    if isinstance(value, str):
+        flat = row(value)
+        if flat.size % width:
+            raise ValueError(f"{flat.size} bytes do not split into {width}-byte token vectors")
+        return flat.reshape(-1, width)
+    if isinstance(value, list):
+        if not value:
+            return np.zeros((0, width), dtype)
+        rows = [row(entry) for entry in value]
+        if len({r.size for r in rows}) != 1:
             raise ValueError("token vectors of different sizes")
         return np.stack(rows)
     raise TypeError(f"expected a list of token vectors, got {_describe(value)}")
