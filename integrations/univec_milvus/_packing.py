@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from univec.quantization import dequantize, packed_width, quantize
 from univec.scoring import per_document_max
 
 #: Raw bytes per ARRAY element: a multiple of 3 (pieces concatenate as base64), and its base64
@@ -118,19 +119,17 @@ def unpack_float16(pieces: Sequence[str], dim: int) -> np.ndarray:
 
 
 def pack_binary(multi: np.ndarray) -> list[str]:
-    """The sign bits of the token vectors (``dim / 8`` bytes a token), as base64 pieces."""
+    """The sign bits of the token vectors (``univec.quantization``'s ``ubinary``), as base64."""
     tokens = np.asarray(multi, dtype=np.float32)
     if not tokens.size:
         return []
-    return pack_bytes(np.packbits(tokens > 0, axis=1).tobytes())
+    return pack_bytes(quantize(tokens, "ubinary").tobytes())
 
 
 def unpack_binary(pieces: Sequence[str], dim: int) -> np.ndarray:
-    """``(n_tokens, dim)`` float32 signs (+-1 / sqrt(dim)) of :func:`pack_binary`'s bits."""
+    """``(n_tokens, dim)`` float32 rows (+-1 / sqrt(dim)) of :func:`pack_binary`'s bits."""
     raw = np.frombuffer(unpack_bytes(pieces), dtype=np.uint8)
-    width = (dim + 7) // 8
-    bits = np.unpackbits(raw.reshape(-1, width), axis=1, count=dim)
-    return (bits.astype(np.float32) * 2.0 - 1.0) / np.float32(np.sqrt(dim))
+    return dequantize(raw.reshape(-1, packed_width(dim, "ubinary")), "ubinary", dim=dim)
 
 
 def maxsim_estimates(query: np.ndarray, sketches: Sequence[np.ndarray]) -> np.ndarray:

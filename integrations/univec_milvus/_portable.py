@@ -89,8 +89,9 @@ class PortableLayout:
     * ``float32`` and ``int8``: float32 vectors + int8 sketch. Candidates are bounded from the
       int8 codes; the final top k is scored exactly from the float32 vectors.
     * ``float16``: float16 vectors only (half the bytes); every candidate is scored from them.
-    * ``binary``: float32 vectors + sign bits (1 bit a value); the ``OVERSAMPLING`` x ``limit``
-      candidates with the best sign-bit estimate are rescored from the float32 vectors.
+    * ``binary``: float32 vectors + sign bits (1 bit a value). ``hybrid`` scores every
+      candidate from the float32 vectors; ``multi`` rescores the ``OVERSAMPLING`` x ``limit``
+      documents with the best sign-bit estimate.
     """
 
     name = "portable"
@@ -179,6 +180,11 @@ class PortableLayout:
         rows = engine.dense_rows(
             dense, candidates, expression, [TOKENS_INT8], field=field, metric=metric
         )
+        if self.precision == "binary":  # sign bits bound nothing: score every candidate
+            unbounded = np.full(len(rows), np.inf, np.float32)
+            return self._exact(
+                engine, query, [row[ID] for row in rows], -unbounded, unbounded, limit
+            )
         lower, upper = self._bounds(query, rows)
         return self._exact(engine, query, [row[ID] for row in rows], lower, upper, limit)
 
@@ -218,7 +224,7 @@ class PortableLayout:
         limit: int,
     ) -> list[EngineHit]:
         """The ``limit`` best of ``pool`` by exact MaxSim, reading only its bounds' survivors."""
-        if self.precision == "binary":  # estimates, not bounds: oversample the best
+        if self.precision == "binary" and np.isfinite(lower).all():  # estimates: oversample
             best = np.argsort(-lower, kind="stable")[: limit * OVERSAMPLING]
             points = [pool[i] for i in best]
         else:
