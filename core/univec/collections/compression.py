@@ -155,8 +155,11 @@ def pool_tokens(tokens: np.ndarray, pool_factor: int) -> np.ndarray:
 
 
 def _cluster(tokens: np.ndarray, clusters: int) -> np.ndarray:
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
+    from univec._optional import require
+
+    hierarchy = require("scipy.cluster.hierarchy", "compression")
+    squareform = require("scipy.spatial.distance", "compression").squareform
+    fcluster, linkage = hierarchy.fcluster, hierarchy.linkage
 
     unit = tokens.astype(np.float64)
     unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
@@ -192,7 +195,7 @@ class MuveraEncoding:
     def _model(self) -> Any:
         from univec._optional import require
 
-        muvera = require("muvera", "muvera")
+        muvera = require("muvera", "compression")
         return muvera.Muvera(
             num_repetitions=self.repetitions,
             num_simhash_projections=self.simhash_projections,
