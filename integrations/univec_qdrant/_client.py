@@ -270,13 +270,14 @@ class ClientEngine(CollectionEngine):
     def _final_params(self, mode: SearchMode) -> Any:
         """MaxSim-stage params: quantised token vectors are rescored from the float originals.
 
-        See ``EdgeEngine._final_params``: ``hybrid`` scores every candidate in float, ``multi``
-        rescores ``OVERSAMPLING`` x ``limit`` quantised hits.
+        See ``EdgeEngine._final_params``: ``OVERSAMPLING`` x ``limit`` quantised hits are
+        rescored from the float32 originals; ``binary`` ``hybrid`` scores every candidate in
+        float.
         """
         if self._local or not quantised(self._schema):
             return None  # the in-process mode scores the float vectors exactly, always
         models = self._models
-        if mode == "hybrid":
+        if mode == "hybrid" and self._schema.storage.token_precision == "binary":
             quantization = models.QuantizationSearchParams(ignore=True)
         else:
             quantization = models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)

@@ -273,13 +273,15 @@ class EdgeEngine(CollectionEngine):
 
         Without them, Qdrant reranks prefetched candidates by their quantised scores and only
         reports float scores for the ones it selected (recall@10 fell to 0.57 with binary
-        quantisation): ``hybrid`` scores every candidate from the float32 originals instead,
-        ``multi`` rescores ``OVERSAMPLING`` x ``limit`` quantised hits.
+        quantisation). With them, ``int8`` (whose scores are within ~1e-3 of the float ones)
+        selects ``OVERSAMPLING`` x ``limit`` points by quantised score and rescores them from
+        the float32 originals (a few reads of the on-disk originals); ``binary`` (too coarse
+        to select by) scores every ``hybrid`` candidate from the originals.
         """
         if not quantised(self._schema):
             return None
         edge = self._edge
-        if mode == "hybrid":
+        if mode == "hybrid" and self._schema.storage.token_precision == "binary":
             return edge.SearchParams(quantization=edge.QuantizationSearchParams(ignore=True))
         return edge.SearchParams(
             quantization=edge.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)

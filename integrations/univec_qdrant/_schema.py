@@ -33,8 +33,8 @@ MUVERA = "muvera"
 #: Key of the storage options in the collection's metadata (Qdrant server) or
 #: in ``OPTIONS_FILE`` (Qdrant Edge).
 OPTIONS_KEY = "univec"
-#: ``int8`` / ``binary`` token vectors: a ``multi`` search scores this many times ``limit``
-#: points with the quantised vectors, then rescores them from the original float32 vectors.
+#: Quantised token vectors: searches select this many times ``limit`` points by quantised
+#: score, then rescore them from the original float32 vectors (``int8``; ``multi`` also binary).
 OVERSAMPLING = 4.0
 
 
