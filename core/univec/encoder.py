@@ -206,7 +206,7 @@ class Encoder:
             precision=precision,
             late_chunking=late_chunking,
         )
-        return result.multi if multivector else result.dense
+        return _requested(result, multivector)
 
     def encode_both(
         self,
@@ -224,6 +224,28 @@ class Encoder:
         """
         return self._embed(inputs, task, dimensions, dense=True, multi=True, precision=precision)
 
+    @overload
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = ...,
+        multivector: Literal[False] = ...,
+        precision: str = ...,
+        late_chunking: bool = ...,
+    ) -> np.ndarray: ...
+    @overload
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: None = ...,
+        multivector: Literal[True],
+        precision: str = ...,
+        late_chunking: Literal[False] = ...,
+    ) -> list[np.ndarray]: ...
     async def aencode(
         self,
         inputs: Iterable[object],
@@ -244,7 +266,7 @@ class Encoder:
             precision=precision,
             late_chunking=late_chunking,
         )
-        return result.multi if multivector else result.dense
+        return _requested(result, multivector)
 
     async def aencode_both(
         self,
@@ -385,3 +407,14 @@ def _to_precision(result: Embeddings, precision: str) -> Embeddings:
     if multi is not None:
         multi = [quantize(m, precision) if m.dtype.kind == "f" else m for m in multi]
     return Embeddings(dense=dense, multi=multi, usage=result.usage)
+
+
+def _requested(result: Embeddings, multivector: bool) -> np.ndarray | list[np.ndarray]:
+    """The output an ``encode`` call asked for (the backend computed exactly that one)."""
+    output = result.multi if multivector else result.dense
+    if output is None:
+        raise RuntimeError(
+            f"The backend returned no {'multi' if multivector else 'dense'} vectors although "
+            "they were requested; this is a bug in the backend."
+        )
+    return output
