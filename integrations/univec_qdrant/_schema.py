@@ -92,7 +92,7 @@ def check_schema(where: str, schema: CollectionSchema, found: dict[str, dict[str
         if have != facts:
             hint = (
                 f"pass dimensions={have['size']} (or the encoder it was built with)"
-                if name == DENSE and have["size"] != facts["size"]
+                if name == DENSE and have is not None and have["size"] != facts["size"]
                 else "use another collection name"
             )
             raise SchemaMismatchError(

@@ -374,7 +374,7 @@ class MultiVectorCollection:
         k = _positive_int("k", k)
         pool = self.candidates if candidates is None else _positive_int("candidates", candidates)
         dense, multi = self._encode_query(query, mode)
-        if mode == "hybrid" and self._muvera is not None:
+        if mode == "hybrid" and self._muvera is not None and multi is not None:
             dense = self._muvera.query(multi)  # the first stage's query vector
         conditions = engine_filter(filter)
         limit = k
