@@ -355,7 +355,10 @@ def run_config(spec: dict[str, Any]) -> Result:
     result.ingest_docs_per_s = docs / (time.perf_counter() - started)
     result.tokens_per_doc = stored_tokens / docs
     searched, copy = vector_bytes_per_token(engine_name, config.token_precision)
-    muvera_bytes = 4 * muvera.output_dim if muvera is not None else 0
+    # MUVERA encodings: float16 on Qdrant, float32 on Milvus.
+    muvera_bytes = (
+        0 if muvera is None else muvera.output_dim * (2 if engine_name == "qdrant-edge" else 4)
+    )
     result.vector_bytes_per_doc = result.tokens_per_doc * searched + muvera_bytes
     result.float_copy_bytes_per_doc = result.tokens_per_doc * copy
     result.vector_ratio = result.vector_bytes_per_doc / (args.tokens * FLOAT32_TOKEN_BYTES)
@@ -547,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         default="float32,float16,int8,binary,pool2-float16,pool2-int8,int8-muvera",
         help="comma-separated configurations, [poolN-]precision[-muvera]",
     )
-    parser.add_argument("--recommended", default="int8")
+    parser.add_argument("--recommended", default="int8-muvera")
     parser.add_argument("--tokens", type=int, default=300, help="tokens per document")
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--multi-queries", type=int, default=3, help="multi is a full scan")

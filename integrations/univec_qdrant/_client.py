@@ -134,10 +134,11 @@ class ClientEngine(CollectionEngine):
             ),
         }
         if MUVERA in expected_vectors(schema):
-            vectors_config[MUVERA] = models.VectorParams(
+            vectors_config[MUVERA] = models.VectorParams(  # float16: half the bytes
                 size=expected_vectors(schema)[MUVERA]["size"],
                 distance=models.Distance.DOT,
                 hnsw_config=hnsw,
+                datatype=models.Datatype.FLOAT16,
             )
         self._call(
             self.client.create_collection,
