@@ -234,8 +234,8 @@ class MultiVectorCollection:
         for document, document_id, meta, dense, multi in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
-            tokens = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
-            parts = self._split(tokens)
+            stored = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
+            parts = self._split(stored)
             new_part_counts[document_key(document_id)] = len(parts)
             for part, tokens in enumerate(parts):
                 payload: dict[str, Any] = {
@@ -257,13 +257,13 @@ class MultiVectorCollection:
                         payload=payload,
                     )
                 )
-        # A replaced document may have had more parts than it has now. Delete those first, so
-        # that a failure between the two steps leaves nothing a re-run cannot repair: the old
-        # part count is still on the stored parts and is read again.
         if self._muvera is not None and records:
             encodings = self._muvera.documents([record.multi for record in records])
             for record, encoding in zip(records, encodings, strict=True):
                 record.muvera = encoding
+        # A replaced document may have had more parts than it has now. Delete those first, so
+        # that a failure between the two steps leaves nothing a re-run cannot repair: the old
+        # part count is still on the stored parts and is read again.
         stale = self._stale_parts(document_ids, new_part_counts)
         if stale:
             self._engine.delete(stale)

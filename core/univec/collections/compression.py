@@ -41,6 +41,9 @@ TokenPrecision = Literal["float32", "float16", "int8", "binary"]
 FirstStage = Literal["dense", "muvera"]
 TOKEN_PRECISIONS: tuple[str, ...] = ("float32", "float16", "int8", "binary")
 FIRST_STAGES: tuple[str, ...] = ("dense", "muvera")
+#: Most tokens clustered together: longer documents are pooled in consecutive blocks of this
+#: many (the distance matrix of a block takes 8 MB).
+POOL_BLOCK = 1024
 
 
 @dataclass(frozen=True)
@@ -132,13 +135,21 @@ def pool_tokens(tokens: np.ndarray, pool_factor: int) -> np.ndarray:
         pool_factor: ``1`` returns ``tokens`` unchanged.
 
     Returns:
-        ``(ceil(n / pool_factor), d)`` float32 vectors.
+        ``(ceil(n / pool_factor), d)`` float32 vectors (documents of more than
+        :data:`POOL_BLOCK` tokens are pooled block by block, so a few more).
     """
     tokens = np.asarray(tokens, np.float32)
     count = len(tokens)
     clusters = math.ceil(count / pool_factor)
     if pool_factor <= 1 or count <= 1 or clusters >= count:
         return tokens
+    if count > POOL_BLOCK:  # bounded memory: cluster consecutive blocks of tokens
+        return np.concatenate(
+            [
+                pool_tokens(tokens[start : start + POOL_BLOCK], pool_factor)
+                for start in range(0, count, POOL_BLOCK)
+            ]
+        )
     labels = _cluster(tokens, clusters)
     order = np.unique(labels, return_index=True)
     first = dict(zip(order[0].tolist(), order[1].tolist(), strict=True))

@@ -100,3 +100,12 @@ def test_muvera_encodings_rank_like_maxsim():
     assert int(np.argmax(scores)) == 7
     # The same parameters give the same encodings in another process or object.
     assert np.array_equal(MuveraEncoding().documents(documents[:2]), encoded[:2])
+
+
+def test_long_documents_are_pooled_block_by_block():
+    from univec.collections.compression import POOL_BLOCK
+
+    tokens = unit(np.random.default_rng(3).normal(size=(POOL_BLOCK + 10, 16)))
+    pooled = pool_tokens(tokens, 2)
+    assert pooled.shape == (POOL_BLOCK // 2 + 5, 16)
+    assert np.array_equal(pooled[POOL_BLOCK // 2 :], pool_tokens(tokens[POOL_BLOCK:], 2))
