@@ -16,6 +16,7 @@ import numpy as np
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
+from univec.collections.metadata import validate_metadata
 from univec.collections.types import (
     PAYLOAD_DOCUMENT_ID,
     PAYLOAD_METADATA,
@@ -143,8 +144,9 @@ class MultiVectorCollection:
                 pages of ``univec.pdf_pages(path)``).
             ids: One ``str``/``int`` id per item. Default: derived from each item's content, so
                 adding the same content twice stores it once.
-            metadata: One JSON-serialisable dict (or ``None``) per item, returned by searches
-                and usable in their ``filter``.
+            metadata: One dict (or ``None``) per item, returned by searches and usable in
+                their ``filter``; checked by :func:`univec.collections.metadata.validate_metadata`
+                (JSON values only, at most 32 levels deep and 64 KiB) before anything is written.
             batch_size: Documents per encoding/upsert batch (default: the collection's).
 
         Returns:
@@ -296,18 +298,8 @@ class MultiVectorCollection:
                 f"Got {len(metadata)} metadata dicts for {count} items; pass one per item "
                 "(None for none)."
             )
-        result: list[dict[str, Any]] = []
-        for position, meta in enumerate(metadata):
-            if meta is None:
-                result.append({})
-            elif isinstance(meta, Mapping) and all(isinstance(key, str) for key in meta):
-                result.append(dict(meta))
-            else:
-                raise InvalidInputError(
-                    f"metadata #{position} is {type(meta).__name__} {meta!r:.60}; use a dict "
-                    "with str keys (or None)."
-                )
-        return result
+        # The whole batch is checked before the first document is encoded or written.
+        return [validate_metadata(meta, item=position) for position, meta in enumerate(metadata)]
 
     # ------------------------------------------------------------------ search
     def search(
