@@ -65,3 +65,57 @@ def test_ids_outside_int64_are_refused(store, bad_id):
     assert {h.id for h in collection.search("max", k=5)} == set(edge_ids)
     collection.delete(edge_ids)
     assert len(collection) == 0
+
+
+def _long(topic: str) -> str:
+    return " ".join(f"Sentence {i} is about {topic} number {i % 5}." for i in range(12))
+
+
+@pytest.mark.parametrize("interrupted", ["upsert", "delete"])
+def test_an_interrupted_readd_never_shows_a_mixed_document(store, tiny_encoder, interrupted):
+    """Item 5: readers see the old or the new version of a split document, never a mix."""
+    collection = store.open()
+    collection.max_part_tokens = 40
+    old, new = _long("cats"), _long("ships and the sea")
+    collection.add([old, *TEXTS], ids=["long", *"abcde"], metadata=[{"v": 1}] + [None] * 5)
+    engine = collection.engine
+    calls: list[str] = []
+    real = {"upsert": engine.upsert, "delete": engine.delete}
+
+    def crash(records):  # dies half-way through its first call, like a kill -9
+        calls.append(interrupted)
+        if len(calls) == 1:
+            if interrupted == "upsert":
+                real["upsert"](records[: max(1, len(records) // 2)])
+            raise RuntimeError("simulated crash")
+        real[interrupted](records)
+
+    setattr(engine, interrupted, crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        collection.add([new], ids=["long"], metadata=[{"v": 2}])
+    setattr(engine, interrupted, real[interrupted])
+
+    # Before the switch the old version is whole; after it, the new one.
+    text, version = (old, 1) if interrupted == "upsert" else (new, 2)
+    tokens = tiny_encoder.encode([text], "retrieval.passage", multivector=True)[0]
+    (stored,) = collection.get(["long"], with_vectors=True)
+    assert (stored.text, stored.metadata) == (text, {"v": version})
+    np.testing.assert_allclose(stored.multi, tokens, atol=1e-5)
+    for query in ("cats", "ships and the sea"):
+        query_tokens = tiny_encoder.encode([query], "retrieval.query", multivector=True)[0]
+        for mode in ("multi", "hybrid", "dense"):
+            hits = [h for h in collection.search(query, k=6, mode=mode) if h.id == "long"]
+            assert len(hits) == 1, mode
+            assert (hits[0].text, hits[0].metadata) == (text, {"v": version}), mode
+            if mode != "dense":
+                expected = float(np.max(query_tokens @ tokens.T, axis=1).sum())
+                assert hits[0].score == pytest.approx(expected, abs=1e-4), mode
+        assert collection.count({"v": 3 - version}) == 0
+    # The re-run completes the add and leaves nothing behind.
+    collection.add([new], ids=["long"], metadata=[{"v": 2}])
+    new_tokens = tiny_encoder.encode([new], "retrieval.passage", multivector=True)[0]
+    assert engine.count() == -(-len(new_tokens) // 40) + 5
+    (stored,) = collection.get(["long"], with_vectors=True)
+    np.testing.assert_allclose(stored.multi, new_tokens, atol=1e-5)
+    collection.delete(["long"])
+    assert engine.count() == 5

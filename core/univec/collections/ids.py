@@ -43,9 +43,15 @@ def document_key(document_id: DocumentId) -> str:
     return f"int:{int(document_id)}"
 
 
-def point_id(document_id: DocumentId, part: int = 0) -> str:
-    """The engine key of one part of a document: a UUIDv5, the same on every run and machine."""
-    return str(uuid.uuid5(POINT_ID_NAMESPACE, f"{document_key(document_id)}#{part}"))
+def point_id(document_id: DocumentId, part: int = 0, generation: str | None = None) -> str:
+    """The engine key of one part of a document: a UUIDv5, the same on every run and machine.
+
+    Part 0 of a document has one key whatever its content. Further parts of a document stored
+    in several parts carry the ``generation`` of the content they belong to (see
+    :mod:`univec.collections.parts`), so a re-add writes new parts beside the old ones.
+    """
+    suffix = f"@{generation}" if generation and part else ""
+    return str(uuid.uuid5(POINT_ID_NAMESPACE, f"{document_key(document_id)}#{part}{suffix}"))
 
 
 def content_id(item: str | Image) -> str:
