@@ -7,8 +7,11 @@ given as :class:`univec.Image` (from a path, URL, bytes or PIL image), a
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import io
-import time
+import socket
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,14 +49,16 @@ class Image:
         >>> Image("page.png"), Image("https://example.com/cat.jpg"), Image(png_bytes)
     """
 
-    __slots__ = ("_pil", "_source", "kind")
+    __slots__ = ("_origin", "_pil", "_source", "kind")
 
     def __init__(self, source: str | Path | bytes | bytearray | PIL.Image.Image | Image) -> None:
         self._pil: Any = None
         self._source: Any = None
+        self._origin: str | None = None  # the URL a downloaded image came from
         self.kind: str = ""
         if isinstance(source, Image):
             self.kind, self._source, self._pil = source.kind, source._source, source._pil
+            self._origin = source._origin
             return
         if isinstance(source, (bytes, bytearray, memoryview)):
             self.kind, self._source = "bytes", bytes(source)
@@ -127,7 +132,24 @@ class Image:
         """The file path, for images given by path."""
         return self._source if self.kind == "path" else None
 
+    def prefetched(self, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT) -> Image:
+        """This image with a URL's bytes downloaded now; images of other kinds as they are.
+
+        The local backend downloads before it takes its model lock, so that a slow server
+        never holds up other threads' encodes.
+
+        Raises:
+            ImageLoadError: The download failed, was too large or too slow.
+        """
+        if self.kind != "url":
+            return self
+        downloaded = Image(self.read_bytes(timeout=timeout))
+        downloaded._origin = self._source
+        return downloaded
+
     def __repr__(self) -> str:
+        if self._origin is not None:
+            return f"Image({self._origin!r})"
         if self.kind == "pil":
             return f"Image(<PIL {self._pil.mode} {self._pil.size[0]}x{self._pil.size[1]}>)"
         if self.kind == "bytes":
@@ -198,10 +220,19 @@ def download(
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise ImageLoadError(f"Refusing to fetch {url!r}: only http and https URLs are fetched.")
-    deadline = time.monotonic() + timeout
+    too_slow = (
+        f"Downloading {url!r} took longer than {timeout:g} s. "
+        "Download it yourself or raise the timeout."
+    )
     request = urllib.request.Request(url, headers={"User-Agent": "univec"})
+    # One deadline for the whole download: connecting, TLS, headers and body. Socket timeouts
+    # only bound each read, so a server trickling headers could hold a download for ever.
+    deadline = _Deadline(timeout)
+    opener = urllib.request.build_opener(
+        _DeadlineHTTPHandler(deadline), _DeadlineHTTPSHandler(deadline)
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise ImageLoadError(
@@ -210,15 +241,13 @@ def download(
             chunks: list[bytes] = []
             size = 0
             while True:
-                if time.monotonic() > deadline:
-                    raise ImageLoadError(
-                        f"Downloading {url!r} took longer than {timeout:g} s. "
-                        "Download it yourself or raise the timeout."
-                    )
-                # read1 returns what has arrived; read(n) would wait for n bytes and let a
-                # trickling server overrun the deadline.
+                if deadline.expired:
+                    raise ImageLoadError(too_slow)
+                # read1 returns what has arrived; read(n) would wait for n bytes.
                 chunk = response.read1(64 * 1024)
                 if not chunk:
+                    if deadline.expired:  # the watchdog shut the connection
+                        raise ImageLoadError(too_slow)
                     break
                 size += len(chunk)
                 if size > limit:
@@ -227,18 +256,96 @@ def download(
     except ImageLoadError:
         raise
     except TimeoutError as exc:
-        raise ImageLoadError(
-            f"Downloading {url!r} took longer than {timeout:g} s. "
-            "Download it yourself or raise the timeout."
-        ) from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        if isinstance(getattr(exc, "reason", None), TimeoutError):
-            raise ImageLoadError(
-                f"Downloading {url!r} took longer than {timeout:g} s. "
-                "Download it yourself or raise the timeout."
-            ) from exc
+        raise ImageLoadError(too_slow) from exc
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        if deadline.expired or isinstance(getattr(exc, "reason", None), TimeoutError):
+            raise ImageLoadError(too_slow) from exc
         raise ImageLoadError(f"Cannot download image {url!r}: {exc}") from exc
+    finally:
+        deadline.cancel()
     return b"".join(chunks)
+
+
+class _Deadline:
+    """Shuts down the connections of one download when its total time is up."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def register(self, sock: socket.socket) -> socket.socket:
+        """Watch ``sock``; it is shut down at once if the deadline has already passed."""
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shutdown(sock)
+        return sock
+
+    def cancel(self) -> None:
+        """Stop the watchdog (the download finished or failed)."""
+        self._timer.cancel()
+        with self._lock:
+            self._sockets.clear()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    """Wake a thread blocked reading ``sock`` (the plain socket call: TLS state is left alone)."""
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _DeadlineHTTPConnection(http.client.HTTPConnection):
+    deadline: _Deadline
+
+    def connect(self) -> None:
+        create = self._create_connection  # type: ignore[has-type]
+        self._create_connection = lambda *a, **k: self.deadline.register(create(*a, **k))
+        super().connect()
+        self.deadline.register(self.sock)
+
+
+class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
+    deadline: _Deadline
+
+    def connect(self) -> None:
+        create = self._create_connection  # type: ignore[has-type]
+        self._create_connection = lambda *a, **k: self.deadline.register(create(*a, **k))
+        super().connect()
+        self.deadline.register(self.sock)  # the TLS socket took over the plain one's descriptor
+
+
+def _connection_class(base: type, deadline: _Deadline) -> type:
+    return type(base.__name__, (base,), {"deadline": deadline})
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._class = _connection_class(_DeadlineHTTPConnection, deadline)
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(self._class, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._class = _connection_class(_DeadlineHTTPSConnection, deadline)
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(self._class, req, context=self._context)  # type: ignore[attr-defined]
 
 
 def _is_pil_image(value: object) -> bool:

@@ -139,6 +139,11 @@ class LocalBackend:
         """
         from univec.backends.local.forward import run_batches
 
+        # Downloads happen before the model lock: a slow server holds up only this call.
+        items = [
+            item.prefetched(self.download_timeout) if isinstance(item, Image) else item
+            for item in items
+        ]
         with self._lock:
             if self.closed:
                 raise ConfigurationError(
