@@ -15,7 +15,8 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -28,10 +29,13 @@ from univec.errors import (
 if TYPE_CHECKING:
     import PIL.Image
 
-__all__ = ["MAX_IMAGE_BYTES", "Image", "InputItem", "normalize_inputs"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "Image", "InputItem", "normalize_inputs"]
 
 #: Largest image univec reads or downloads (the hosted API's limit too).
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
+#: Most pixels univec decodes an image file at: larger JPEGs are decoded downscaled (draft
+#: mode), larger images of other formats are refused before any pixel is decoded.
+MAX_IMAGE_PIXELS = 40_000_000
 #: Seconds a whole image download may take.
 DEFAULT_DOWNLOAD_TIMEOUT = 30.0
 
@@ -54,7 +58,9 @@ class Image:
     def __init__(self, source: str | Path | bytes | bytearray | PIL.Image.Image | Image) -> None:
         self._pil: Any = None
         self._source: Any = None
-        self._origin: str | None = None  # the URL a downloaded image came from
+        # How repr names an image whose source it does not hold: the URL a downloaded image
+        # came from, or the PDF page a rendered image will be drawn from.
+        self._origin: str | None = None
         self.kind: str = ""
         if isinstance(source, Image):
             self.kind, self._source, self._pil = source.kind, source._source, source._pil
@@ -132,6 +138,34 @@ class Image:
         """The file path, for images given by path."""
         return self._source if self.kind == "path" else None
 
+    @classmethod
+    def rendered(
+        cls, render: Callable[[], PIL.Image.Image], label: str, size: tuple[int, int]
+    ) -> Image:
+        """An image drawn by ``render`` each time it is needed, never kept in memory.
+
+        :func:`univec.pdf_pages` returns its pages this way, so that a long PDF is rendered
+        page by page as it is encoded, not all at once.
+
+        Args:
+            render: Returns the image (called again for each use).
+            label: How ``repr`` names it, e.g. ``"<page 3 of 'report.pdf'>"``.
+            size: The ``(width, height)`` ``render`` gives.
+        """
+        image = cls.__new__(cls)
+        image.kind, image._pil, image._origin = "pil", None, label
+        image._source = (render, tuple(size))
+        return image
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """``(width, height)`` when known without reading the image (PIL and rendered images)."""
+        if self.kind != "pil":
+            return None
+        if self._pil is None:
+            return self._source[1]
+        return tuple(self._pil.size)
+
     def prefetched(self, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT) -> Image:
         """This image with a URL's bytes downloaded now; images of other kinds as they are.
 
@@ -144,13 +178,13 @@ class Image:
         if self.kind != "url":
             return self
         downloaded = Image(self.read_bytes(timeout=timeout))
-        downloaded._origin = self._source
+        downloaded._origin = repr(self._source)
         return downloaded
 
     def __repr__(self) -> str:
         if self._origin is not None:
-            return f"Image({self._origin!r})"
-        if self.kind == "pil":
+            return f"Image({self._origin})"
+        if self.kind == "pil" and self._pil is not None:
             return f"Image(<PIL {self._pil.mode} {self._pil.size[0]}x{self._pil.size[1]}>)"
         if self.kind == "bytes":
             return f"Image(<{len(self._source)} bytes>)"
@@ -175,7 +209,7 @@ class Image:
             data = download(self._source, timeout=timeout)
         else:
             buffer = io.BytesIO()
-            self._pil.save(buffer, format="PNG")
+            self.to_pil().save(buffer, format="PNG")
             return buffer.getvalue()
         if len(data) > MAX_IMAGE_BYTES:
             raise ImageLoadError(
@@ -194,18 +228,50 @@ class Image:
 
         pil = require("PIL.Image", "local")
         if self.kind == "pil":
-            image = self._pil
+            image = self._pil if self._pil is not None else self._source[0]()
         else:
             data = self.read_bytes(timeout=timeout)
             try:
-                image = pil.open(io.BytesIO(data))
+                with warnings.catch_warnings():  # the bound below is univec's own check
+                    warnings.simplefilter("ignore", pil.DecompressionBombWarning)
+                    image = pil.open(io.BytesIO(data))
+                _bound_pixels(image, self)
                 image.load()
+            except ImageLoadError:
+                raise
             except Exception as exc:  # PIL raises many types for corrupt files
                 raise ImageLoadError(
                     f"Cannot decode {self!r} as an image ({type(exc).__name__}: {exc}). "
                     "Check that the file is a valid PNG, JPEG, WebP, ... image."
                 ) from exc
         return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _bound_pixels(image: PIL.Image.Image, source: Image) -> None:
+    """Keep the decode of an opened (not yet loaded) image under :data:`MAX_IMAGE_PIXELS`.
+
+    A JPEG over it is decoded at 1/2, 1/4 or 1/8 scale (its decoder's draft mode: no full-size
+    pixels ever exist); anything else over it is refused before a pixel is decoded.
+
+    Raises:
+        ImageLoadError: The image declares more pixels than the bound allows.
+    """
+    width, height = image.size
+    if width * height <= MAX_IMAGE_PIXELS:
+        return
+    if image.format == "JPEG":
+        for factor in (2, 4, 8):  # the reductions a JPEG decoder can do
+            size = (-(-width // factor), -(-height // factor))
+            if size[0] * size[1] <= MAX_IMAGE_PIXELS:
+                image.draft("RGB", size)  # the smallest reduction that fits the bound
+                if image.size[0] * image.size[1] <= MAX_IMAGE_PIXELS:
+                    return
+                break
+    raise ImageLoadError(
+        f"{source!r} declares {image.size[0]}x{image.size[1]} pixels, over the bound of "
+        f"{MAX_IMAGE_PIXELS:,} pixels univec decodes (the model sees at most ~600k pixels). "
+        "Downscale it first, e.g. with PIL's Image.thumbnail."
+    )
 
 
 def download(
