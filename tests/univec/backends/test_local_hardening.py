@@ -72,3 +72,66 @@ def test_changed_checkpoint_fails_the_switch_and_never_mixes(tiny_model_path, tm
     # The task that worked keeps working, with the weights it was loaded with.
     np.testing.assert_array_equal(encoder.encode(["hello"], "retrieval.query"), before)
     encoder.close()
+
+
+def _random_text(rng: np.random.Generator, words: int) -> str:
+    vocabulary = [
+        "cat",
+        "Paris",
+        "é",
+        "naïve",
+        "東京",
+        "123456",
+        "  ",
+        "\n",
+        "\n\n",
+        "—",
+        "'s",
+        "x1",
+    ]
+    vocabulary += ["supercalifragilistic", "😀", ".", ",", "   spaced", "\t", "a" * 40]
+    return " ".join(rng.choice(vocabulary, size=words).tolist())
+
+
+@pytest.mark.parametrize("max_length", [1, 7, 64, 300])
+def test_long_texts_are_cut_before_tokenising_with_the_exact_ids(tiny_model_path, max_length):
+    """Item 16: the whole text was tokenised before truncation; the ids must not change."""
+    from univec.backends.local.checkpoint import open_checkpoint
+    from univec.backends.local.preprocessing import Preprocessor
+
+    preprocessor = Preprocessor(open_checkpoint(tiny_model_path), max_length)
+    rng = np.random.default_rng(max_length)
+    texts = [_random_text(rng, n) for n in (1, 5, 50, 400, 3000, 20000)]
+    texts += [" " * 5000 + "x", "word " * 4000, "\n" * 3000 + "end"]
+    prefix = "Query: "
+    got = preprocessor.texts(texts, prefix)
+    tokenizer = preprocessor.tokenizer
+    for text, encoded in zip(texts, got, strict=True):
+        expected = tokenizer.encode(prefix + text, add_special_tokens=False).ids[:max_length]
+        assert encoded.input_ids == expected
+
+
+def test_a_huge_text_is_not_tokenised_whole(tiny_model_path, monkeypatch):
+    """Item 16: a 5 MB text cost 26-38 s and up to 1.9 GB."""
+    from univec.backends.local.checkpoint import open_checkpoint
+    from univec.backends.local.preprocessing import Preprocessor
+
+    preprocessor = Preprocessor(open_checkpoint(tiny_model_path), 8192)
+    seen: list[int] = []
+    original = preprocessor.tokenizer
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(original, name)
+
+        def encode_batch(self, texts, **kwargs):
+            seen.extend(len(text) for text in texts)
+            return original.encode_batch(texts, **kwargs)
+
+    preprocessor.tokenizer = Spy()
+    text = _random_text(np.random.default_rng(0), 1_000_000)  # ~5 MB
+    (encoded,) = preprocessor.texts([text], "Passage: ")
+    assert len(encoded.input_ids) == 8192
+    assert max(seen) < len(text) // 10
+    window = text[: max(seen)]
+    assert encoded.input_ids == original.encode("Passage: " + window).ids[:8192]
