@@ -392,26 +392,32 @@ class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
         self.deadline.register(self.sock)  # the TLS socket took over the plain one's descriptor
 
 
-def _connection_class(base: type, deadline: _Deadline) -> type:
-    return type(base.__name__, (base,), {"deadline": deadline})
-
-
 class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
     def __init__(self, deadline: _Deadline) -> None:
         super().__init__()
-        self._class = _connection_class(_DeadlineHTTPConnection, deadline)
+        self._deadline = deadline
 
     def http_open(self, req: urllib.request.Request) -> Any:
-        return self.do_open(self._class, req)
+        def connect(host: str, /, **options: Any) -> http.client.HTTPConnection:
+            connection = _DeadlineHTTPConnection(host, **options)
+            connection.deadline = self._deadline
+            return connection
+
+        return self.do_open(connect, req)
 
 
 class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self, deadline: _Deadline) -> None:
         super().__init__()
-        self._class = _connection_class(_DeadlineHTTPSConnection, deadline)
+        self._deadline = deadline
 
     def https_open(self, req: urllib.request.Request) -> Any:
-        return self.do_open(self._class, req, context=self._context)  # type: ignore[attr-defined]
+        def connect(host: str, /, **options: Any) -> http.client.HTTPConnection:
+            connection = _DeadlineHTTPSConnection(host, **options)
+            connection.deadline = self._deadline
+            return connection
+
+        return self.do_open(connect, req, context=self._context)  # type: ignore[attr-defined]
 
 
 def _is_pil_image(value: object) -> bool:
