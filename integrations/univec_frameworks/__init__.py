@@ -19,15 +19,29 @@ from typing import Any
 
 import numpy as np
 
-from univec.encoder import BACKENDS, Encoder
-from univec.errors import ConfigurationError, InvalidDimensionsError, InvalidInputError
+from univec.backends.base import Embeddings, Usage
+from univec.config import (
+    BACKENDS,
+    EncoderConfig,
+    flat_option_names,
+    release_encoder,
+    shared_encoder,
+)
+from univec.encoder import Encoder
+from univec.errors import (
+    ConfigurationError,
+    InvalidDimensionsError,
+    InvalidInputError,
+    check_positive_int,
+)
 from univec.inputs import Image
-from univec.tasks import family_tasks
+from univec.models import task_sides
 
 __all__ = ["ENCODER_CONFIG_KEYS", "FamilyEncoder", "as_image", "as_texts", "secret_value"]
 
-#: The flat options of :meth:`univec.Encoder.from_config` every framework class exposes.
-ENCODER_CONFIG_KEYS = ("backend", "model", "device", "dtype", "max_length", "api_key", "base_url")
+#: The flat options of :meth:`univec.Encoder.from_config` (the fields of
+#: :class:`univec.config.EncoderConfig`) the framework classes take.
+ENCODER_CONFIG_KEYS = flat_option_names()
 
 
 def secret_value(secret: object) -> str | None:
@@ -80,10 +94,12 @@ def as_image(value: object) -> Image:
         InvalidInputError: ``value`` cannot name an image.
         InputFileNotFoundError: A path does not exist.
     """
-    if isinstance(value, io.IOBase) or hasattr(value, "read"):
-        data = value.getvalue() if hasattr(value, "getvalue") else value.read()
-        return Image(data)
-    return Image(value)
+    source: Any = value  # Image checks the type itself and names the fix
+    if isinstance(source, io.BytesIO):
+        source = source.getvalue()
+    elif callable(getattr(source, "read", None)):
+        source = source.read()
+    return Image(source)
 
 
 class FamilyEncoder:
@@ -92,12 +108,20 @@ class FamilyEncoder:
     Queries get the family's query task, documents its passage task (both ``"text-matching"``
     for the symmetric family). The encoder is either given, or built from flat configuration on
     first use (so framework objects can be created and serialised without loading a model).
+    Objects built from equal configurations share one encoder (one model in memory), see
+    :func:`univec.config.shared_encoder`.
 
     Args:
         encoder: A ready encoder. Excludes the configuration (an ``api_key`` or ``backend``
             alone is ignored: frameworks fill them in by default).
-        task: The task family: ``"retrieval"``, ``"code"`` or ``"text-matching"``.
+        task: The task family (``"retrieval"``, ``"code"``, ``"text-matching"``; for other
+            API models their own, e.g. ``"nl2code"``) or a full task string as the incumbent
+            Jina integrations take it (``"retrieval.passage"``): queries get the family's
+            query task, documents its passage task (see :func:`univec.models.task_sides`).
         dimensions: Matryoshka truncation of every vector, or ``None`` for the full size.
+        late_chunking: Documents arrive pre-split: the texts of one document call (or one
+            group, see :meth:`embed_documents_result`) are chunks of one document, encoded
+            with ``late_chunking=True``.
         options: Extra keyword options of :meth:`univec.Encoder.from_config` (timeouts, ...).
         **config: ``backend`` (``"local"``/``"api"``), ``model``, ``device``, ``dtype``,
             ``max_length``, ``api_key`` (``str`` or a framework secret), ``base_url``.
@@ -115,6 +139,7 @@ class FamilyEncoder:
         task: str = "retrieval",
         dimensions: int | None = None,
         options: dict[str, Any] | None = None,
+        late_chunking: bool = False,
         **config: Any,
     ) -> None:
         unknown = sorted(set(config) - set(ENCODER_CONFIG_KEYS))
@@ -122,7 +147,13 @@ class FamilyEncoder:
             raise ConfigurationError(
                 f"Unknown encoder option(s) {unknown}; use {list(ENCODER_CONFIG_KEYS)} or options={{...}}."
             )
-        self.query_task, self.document_task = family_tasks(task)
+        if not isinstance(late_chunking, bool):
+            raise ConfigurationError(f"late_chunking={late_chunking!r} must be True or False.")
+        self.late_chunking = late_chunking
+        api_model = config.get("model") if config.get("backend") == "api" else None
+        if isinstance(encoder, Encoder) and encoder.backend_name == "api":
+            api_model = encoder.info.name
+        self.query_task, self.document_task = task_sides(task, api_model)
         self.task = task
         if dimensions is not None and (
             isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
@@ -154,8 +185,12 @@ class FamilyEncoder:
             )
         set_options = {key: value for key, value in config.items() if value is not None}
         self._config = {**(options or {}), **set_options, "backend": backend}
+        # Check every option name now (no model is loaded), not at the first embedding.
+        EncoderConfig.from_options(
+            **{key: value for key, value in self._config.items() if key != "api_key"}
+        )
         self._encoder = encoder
-        self._owns_encoder = encoder is None
+        self._shared_config: EncoderConfig | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -175,7 +210,8 @@ class FamilyEncoder:
             task=settings.task,
             dimensions=settings.dimensions,
             options=settings.encoder_options,
-            **{key: getattr(settings, key) for key in ENCODER_CONFIG_KEYS},
+            late_chunking=bool(getattr(settings, "late_chunking", False)),
+            **{key: getattr(settings, key, None) for key in ENCODER_CONFIG_KEYS},
         )
 
     @property
@@ -184,28 +220,140 @@ class FamilyEncoder:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    config = dict(self._config)
-                    if config["backend"] == "api":
-                        config["api_key"] = secret_value(config.get("api_key"))
-                    else:
-                        config.pop("api_key", None)
-                    self._encoder = Encoder.from_config(**config)
+                    config = self.config()
+                    self._encoder = shared_encoder(config)
+                    self._shared_config = config
         return self._encoder
+
+    def config(self) -> EncoderConfig:
+        """The encoder configuration, with the API key's secret resolved (local: no key)."""
+        options = dict(self._config)
+        if options["backend"] == "api":
+            options["api_key"] = secret_value(options.get("api_key"))
+        else:
+            options.pop("api_key", None)
+        return EncoderConfig.from_options(**options)
 
     @property
     def is_built(self) -> bool:
         """Whether the encoder exists (given, or built by a first use)."""
         return self._encoder is not None
 
+    @property
+    def model_name(self) -> str:
+        """The model really used: the encoder's, or the one the configuration will load."""
+        if self._encoder is not None:
+            return self._encoder.info.name
+        config = self.config()
+        if config.model:
+            return config.model
+        from univec.config import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL
+
+        return DEFAULT_API_MODEL if config.backend == "api" else DEFAULT_LOCAL_MODEL
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """``(n, d)`` vectors of query texts, with the family's query task."""
-        return self.encoder.encode(as_texts(texts), self.query_task, dimensions=self.dimensions)
+        return self.embed_queries_result(texts).dense  # type: ignore[return-value]
 
     async def aembed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Async form of :meth:`embed_queries`."""
-        return await self.encoder.aencode(
-            as_texts(texts), self.query_task, dimensions=self.dimensions
+        return (await self.aembed_queries_result(texts)).dense  # type: ignore[return-value]
+
+    def embed_queries_result(self, items: Sequence[object]) -> Embeddings:
+        """Query vectors (texts, or images for image queries) and the usage of the call."""
+        return self.encoder.embed(
+            self._query_items(items), self.query_task, dimensions=self.dimensions
         )
+
+    async def aembed_queries_result(self, items: Sequence[object]) -> Embeddings:
+        """Async form of :meth:`embed_queries_result`."""
+        return await self.encoder.aembed(
+            self._query_items(items), self.query_task, dimensions=self.dimensions
+        )
+
+    def embed_documents_result(
+        self,
+        items: Sequence[object],
+        *,
+        batch_size: int | None = None,
+        progress_bar: bool = False,
+        groups: Sequence[Sequence[int]] | None = None,
+    ) -> Embeddings:
+        """Document vectors and the usage of the calls (see :meth:`embed_documents`).
+
+        Args:
+            groups: With ``late_chunking``: the positions of each document's chunks (default:
+                all items are one document). Each group is one encoder call.
+        """
+        usage = Usage()
+        parts: list[np.ndarray] = []
+        calls = self._calls(items, batch_size, progress_bar, groups)
+        for batch in calls:
+            result = self.encoder.embed(
+                batch,
+                self.document_task,
+                dimensions=self.dimensions,
+                late_chunking=self.late_chunking,
+            )
+            usage += result.usage
+            parts.append(result.dense)  # type: ignore[arg-type]
+        return Embeddings(self._reorder(self._join(parts), items, groups), usage=usage)
+
+    async def aembed_documents_result(
+        self,
+        items: Sequence[object],
+        *,
+        batch_size: int | None = None,
+        progress_bar: bool = False,
+        groups: Sequence[Sequence[int]] | None = None,
+    ) -> Embeddings:
+        """Async form of :meth:`embed_documents_result`."""
+        usage = Usage()
+        parts: list[np.ndarray] = []
+        for batch in self._calls(items, batch_size, progress_bar, groups):
+            result = await self.encoder.aembed(
+                batch,
+                self.document_task,
+                dimensions=self.dimensions,
+                late_chunking=self.late_chunking,
+            )
+            usage += result.usage
+            parts.append(result.dense)  # type: ignore[arg-type]
+        return Embeddings(self._reorder(self._join(parts), items, groups), usage=usage)
+
+    def _query_items(self, items: Sequence[object]) -> list[object]:
+        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+            raise InvalidInputError(
+                f"queries must be a list, got {type(items).__name__}. Wrap a single one in a list."
+            )
+        return list(items)
+
+    def _calls(
+        self,
+        items: Sequence[object],
+        batch_size: int | None,
+        progress_bar: bool,
+        groups: Sequence[Sequence[int]] | None,
+    ) -> Iterator[list[object]]:
+        if not self.late_chunking:
+            return self._batches(items, batch_size, progress_bar)
+        # Late chunking: one call per document, never split by batch_size.
+        self._batches(items, None, False)  # checks ``items``
+        ordered = groups if groups is not None else [range(len(items))]
+        return iter([[items[i] for i in group] for group in ordered if len(group)])
+
+    @staticmethod
+    def _reorder(
+        vectors: np.ndarray, items: Sequence[object], groups: Sequence[Sequence[int]] | None
+    ) -> np.ndarray:
+        if groups is None:
+            return vectors
+        positions = [i for group in groups for i in group]
+        if sorted(positions) != list(range(len(items))):
+            raise InvalidInputError("groups must hold every document position exactly once.")
+        out = np.empty_like(vectors)
+        out[positions] = vectors
+        return out
 
     def embed_documents(
         self, items: Sequence[object], *, batch_size: int | None = None, progress_bar: bool = False
@@ -217,27 +365,27 @@ class FamilyEncoder:
             batch_size: Items per encoder call (``None``: one call for all).
             progress_bar: Show a tqdm bar over the batches.
         """
-        parts = [
-            self.encoder.encode(batch, self.document_task, dimensions=self.dimensions)
-            for batch in self._batches(items, batch_size, progress_bar)
-        ]
-        return self._join(parts)
+        result = self.embed_documents_result(
+            items, batch_size=batch_size, progress_bar=progress_bar
+        )
+        return result.dense  # type: ignore[return-value]
 
     async def aembed_documents(
         self, items: Sequence[object], *, batch_size: int | None = None, progress_bar: bool = False
     ) -> np.ndarray:
         """Async form of :meth:`embed_documents`."""
-        parts = [
-            await self.encoder.aencode(batch, self.document_task, dimensions=self.dimensions)
-            for batch in self._batches(items, batch_size, progress_bar)
-        ]
-        return self._join(parts)
+        result = await self.aembed_documents_result(
+            items, batch_size=batch_size, progress_bar=progress_bar
+        )
+        return result.dense  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Close the encoder if this object built it (a given encoder stays open)."""
-        if self._owns_encoder and self._encoder is not None:
-            self._encoder.close()
-            self._encoder = None
+        """Give back the shared encoder (the last user closes it); a given encoder stays open."""
+        with self._lock:
+            if self._shared_config is not None:
+                release_encoder(self._shared_config, self._encoder)
+                self._shared_config = None
+                self._encoder = None
 
     def _batches(
         self, items: Sequence[object], batch_size: int | None, progress_bar: bool
@@ -246,9 +394,11 @@ class FamilyEncoder:
             raise InvalidInputError(
                 f"documents must be a list, got {type(items).__name__}. Wrap a single item in a list."
             )
-        if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
-            raise ConfigurationError(f"batch_size={batch_size!r} must be a positive int or None.")
-        size = batch_size or max(len(items), 1)
+        size = (
+            max(len(items), 1)
+            if batch_size is None
+            else check_positive_int("batch_size", batch_size)
+        )
         from tqdm import tqdm
 
         for start in tqdm(
