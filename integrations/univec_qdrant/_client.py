@@ -191,6 +191,29 @@ class ClientEngine(CollectionEngine):
         result = self._call(self.client.count, self.name, count_filter=only_first, exact=True)
         return int(result.count)
 
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """First parts of the documents matching ``filter`` (payloads only), page by page."""
+        native = first_parts_filter(filter, self._filters)
+        found: list[PointRecord] = []
+        offset = None
+        while limit is None or len(found) < limit:
+            page = 1000 if limit is None else min(1000, limit - len(found))
+            points, offset = self._call(
+                self.client.scroll,
+                self.name,
+                scroll_filter=native,
+                limit=page,
+                offset=offset,
+                with_payload=True,
+                with_vectors=False,
+            )
+            found.extend(record_from_payload(str(p.id), p.payload or {}, {}) for p in points)
+            if offset is None or not points:
+                break
+        return found
+
     def search(
         self,
         *,

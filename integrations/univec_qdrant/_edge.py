@@ -31,6 +31,8 @@ from univec_qdrant._schema import (
 )
 
 CONFIG_FILE = "edge_config.json"
+#: Points per scroll request.
+SCROLL_PAGE = 1000
 
 
 class EdgeEngine(CollectionEngine):
@@ -184,6 +186,24 @@ class EdgeEngine(CollectionEngine):
             exact=True, filter=first_parts_filter(filter, self._filters)
         )
         return int(self._call(self.shard.count, request))
+
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """First parts of the documents matching ``filter`` (payloads only), page by page."""
+        native = first_parts_filter(filter, self._filters)
+        found: list[PointRecord] = []
+        offset = None
+        while limit is None or len(found) < limit:
+            page = SCROLL_PAGE if limit is None else min(SCROLL_PAGE, limit - len(found))
+            request = self._edge.ScrollRequest(
+                offset=offset, limit=page, filter=native, with_payload=True, with_vector=False
+            )
+            records, offset = self._call(self.shard.scroll, request)
+            found.extend(record_from_payload(str(r.id), r.payload or {}, {}) for r in records)
+            if offset is None or not records:
+                break
+        return found
 
     def search(
         self,

@@ -464,6 +464,31 @@ class MultiVectorCollection:
             documents.append(document)
         return documents
 
+    def list_documents(
+        self, filter: Mapping[str, Any] | Any | None = None, limit: int | None = None
+    ) -> list[StoredDocument]:
+        """The stored documents matching ``filter`` (all of them without one), without vectors.
+
+        Args:
+            filter: As in :meth:`search`.
+            limit: At most this many documents (default: all).
+
+        Returns:
+            The documents in the engine's order (not ranked).
+        """
+        self._check_open()
+        if limit is not None:
+            limit = _positive_int("limit", limit)
+        records = self._engine.scroll(engine_filter(filter), limit)
+        return [
+            StoredDocument(
+                id=_id_of(record),
+                metadata=dict(record.payload.get(PAYLOAD_METADATA) or {}),
+                text=record.payload.get(PAYLOAD_TEXT),
+            )
+            for record in records
+        ]
+
     def delete(self, ids: Sequence[DocumentId]) -> None:
         """Delete documents (all their parts); ids not stored are ignored."""
         self._check_open()

@@ -77,5 +77,14 @@ class CollectionEngine(ABC):
         """
         return self.count(filter)
 
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """The first parts (``part == 0``) of the documents matching ``filter``, without vectors.
+
+        At most ``limit`` of them (all when ``None``), in the engine's order.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list documents by filter.")
+
     def flush(self) -> None:  # noqa: B027 - an optional hook: most engines need nothing here
         """Make the writes durable (seal segments, build indexes); called at the end of ``add``."""
