@@ -21,6 +21,10 @@ PUBLIC = {
     "haystack_integrations.components.embedders.univec": {
         "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecTextEmbedder",
     },
+    "haystack_integrations.document_stores.univec": {
+        "UnivecDocumentStore", "UnivecFilterError", "UnsupportedUnivecFilterError",
+    },
+    "haystack_integrations.components.retrievers.univec": {"UnivecMultiVectorRetriever"},
 }  # fmt: skip
 
 
@@ -44,7 +48,10 @@ def test_collections_share_one_interface():
 
     for cls in (QdrantCollection, MilvusCollection):
         assert issubclass(cls, MultiVectorCollection)
-        for method in ("add", "search", "get", "delete", "count", "close", "__len__", "__enter__"):
+        for method in (
+            "add", "search", "get", "delete", "count", "list_documents", "close", "__len__",
+            "__enter__",
+        ):  # fmt: skip
             assert getattr(cls, method) is getattr(MultiVectorCollection, method)
 
 
