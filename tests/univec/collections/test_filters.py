@@ -19,7 +19,7 @@ from univec.collections.filters import (
     parse_filter,
     parse_iso_datetime,
 )
-from univec.errors import ConfigurationError, InvalidFilterError
+from univec.errors import InvalidArgumentError, InvalidFilterError
 
 
 def test_todays_dict_form_keeps_working():
@@ -81,7 +81,7 @@ def test_dates():
 def test_malformed_filters_name_the_problem(filter, words):
     with pytest.raises(InvalidFilterError, match=words) as info:
         parse_filter(filter)
-    assert isinstance(info.value, ConfigurationError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, InvalidArgumentError) and isinstance(info.value, ValueError)
 
 
 def test_negation_normal_form():
