@@ -22,6 +22,10 @@ PUBLIC = {
         "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecImageEmbedder",
         "UnivecTextEmbedder",
     },
+    "haystack_integrations.document_stores.univec": {
+        "UnivecDocumentStore", "UnivecFilterError", "UnsupportedUnivecFilterError",
+    },
+    "haystack_integrations.components.retrievers.univec": {"UnivecMultiVectorRetriever"},
 }  # fmt: skip
 
 
@@ -45,7 +49,10 @@ def test_collections_share_one_interface():
 
     for cls in (QdrantCollection, MilvusCollection):
         assert issubclass(cls, MultiVectorCollection)
-        for method in ("add", "search", "get", "delete", "count", "close", "__len__", "__enter__"):
+        for method in (
+            "add", "search", "get", "delete", "count", "list_documents", "close", "__len__",
+            "__enter__",
+        ):  # fmt: skip
             assert getattr(cls, method) is getattr(MultiVectorCollection, method)
 
 

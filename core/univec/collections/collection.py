@@ -392,9 +392,11 @@ class MultiVectorCollection:
             k: Number of documents to return.
             mode: ``"multi"`` (exact MaxSim over all documents), ``"dense"`` (cosine of single
                 vectors) or ``"hybrid"`` (``candidates`` dense hits reranked by exact MaxSim).
-            filter: Metadata conditions, e.g. ``{"lang": "en", "year": [2023, 2024]}``
-                (equality, ``in`` for lists, ``{"in": [...]}``, ``{"eq": v}``), or the
-                engine's own filter object, passed through.
+            filter: Metadata conditions: a dict such as ``{"lang": "en", "year": {"gte":
+                2020}}`` (see :func:`univec.collections.filters.parse_filter` for every form:
+                ``==``, ``!=``, ranges, ``in``, ``not in``, exists/missing, ``$and``/``$or``/
+                ``$not``, dotted keys, dates), a filter tree (``Comparison``, ``And``, ``Or``,
+                ``Not``), or the engine's own filter object, passed through.
             candidates: Dense candidates of a ``"hybrid"`` search (default: the collection's).
 
         Returns:
@@ -570,6 +572,31 @@ class MultiVectorCollection:
                 )
             documents.append(document)
         return documents
+
+    def list_documents(
+        self, filter: Mapping[str, Any] | Any | None = None, limit: int | None = None
+    ) -> list[StoredDocument]:
+        """The stored documents matching ``filter`` (all of them without one), without vectors.
+
+        Args:
+            filter: As in :meth:`search`.
+            limit: At most this many documents (default: all).
+
+        Returns:
+            The documents in the engine's order (not ranked).
+        """
+        self._check_open()
+        if limit is not None:
+            limit = check_positive_int("limit", limit)
+        records = self._engine.scroll(engine_filter(filter), limit)
+        return [
+            StoredDocument(
+                id=_id_of(record),
+                metadata=dict(record.payload.get(PAYLOAD_METADATA) or {}),
+                text=record.payload.get(PAYLOAD_TEXT),
+            )
+            for record in records
+        ]
 
     def delete(self, ids: Sequence[DocumentId]) -> None:
         """Delete documents (all their parts); ids not stored are ignored."""
