@@ -16,7 +16,7 @@ PUBLIC = {
     },
     "univec_qdrant": {"DEFAULT_PATH", "HnswSettings", "QdrantCollection"},
     "univec_milvus": {"DEFAULT_URI", "MilvusCollection"},
-    "langchain_univec": {"UnivecEmbeddings"},
+    "langchain_univec": {"UnivecEmbeddings", "UnivecVectorStore"},
     "llama_index.embeddings.univec": {"UnivecEmbedding"},
     "haystack_integrations.components.embedders.univec": {
         "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecTextEmbedder",

@@ -184,6 +184,12 @@ class MilvusEngine(CollectionEngine):
         """Number of documents (their part 0) matching ``filter``."""
         return self._count(first_parts(to_expression(filter)))
 
+    def scan(
+        self, filter: Sequence[FieldCondition] | str | None = None, *, with_dense: bool = False
+    ) -> list[PointRecord]:
+        """Part 0 of every document matching ``filter`` (ids listed, then rows fetched)."""
+        return self.retrieve(self.list_ids(first_parts(to_expression(filter))))
+
     def _count(self, expression: str | None) -> int:
         rows = self.call(
             self.client.query, self.name, filter=expression or "", output_fields=["count(*)"]

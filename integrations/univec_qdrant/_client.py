@@ -191,6 +191,29 @@ class ClientEngine(CollectionEngine):
         result = self._call(self.client.count, self.name, count_filter=only_first, exact=True)
         return int(result.count)
 
+    def scan(
+        self, filter: Sequence[FieldCondition] | Any | None = None, *, with_dense: bool = False
+    ) -> list[PointRecord]:
+        """Part 0 of every document matching ``filter``, in pages of 256 points."""
+        native = first_parts_filter(filter, self._filters)
+        records: list[PointRecord] = []
+        offset: Any = None
+        while True:
+            found, offset = self._call(
+                self.client.scroll,
+                self.name,
+                scroll_filter=native,
+                limit=256,
+                offset=offset,
+                with_payload=True,
+                with_vectors=[DENSE] if with_dense else False,
+            )
+            records.extend(
+                record_from_payload(str(p.id), p.payload or {}, p.vector or {}) for p in found
+            )
+            if offset is None or not found:
+                return records
+
     def search(
         self,
         *,

@@ -185,6 +185,28 @@ class EdgeEngine(CollectionEngine):
         )
         return int(self._call(self.shard.count, request))
 
+    def scan(
+        self, filter: Sequence[FieldCondition] | Any | None = None, *, with_dense: bool = False
+    ) -> list[PointRecord]:
+        """Part 0 of every document matching ``filter``, in pages of 256 points."""
+        native = first_parts_filter(filter, self._filters)
+        records: list[PointRecord] = []
+        offset: Any = None
+        while True:
+            request = self._edge.ScrollRequest(
+                offset=offset,
+                limit=256,
+                filter=native,
+                with_payload=True,
+                with_vector=[DENSE] if with_dense else False,
+            )
+            found, offset = self._call(self.shard.scroll, request)
+            records.extend(
+                record_from_payload(str(r.id), r.payload or {}, r.vector or {}) for r in found
+            )
+            if offset is None or not found:
+                return records
+
     def search(
         self,
         *,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from univec.backends.base import Embeddings
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
@@ -135,6 +136,8 @@ class MultiVectorCollection:
         ids: Sequence[DocumentId] | None = None,
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         batch_size: int | None = None,
+        *,
+        embeddings: Embeddings | None = None,
     ) -> list[DocumentId]:
         """Encode and store documents; documents with an id already stored are replaced.
 
@@ -146,6 +149,10 @@ class MultiVectorCollection:
             metadata: One JSON-serialisable dict (or ``None``) per item, returned by searches
                 and usable in their ``filter``.
             batch_size: Documents per encoding/upsert batch (default: the collection's).
+            embeddings: Both outputs of an earlier ``encode_both(items, "retrieval.passage",
+                dimensions=collection.dimensions)`` pass over exactly these items: they are
+                stored as given and the encoder is not run (framework stores use this when
+                their framework already ran the one encoding pass).
 
         Returns:
             The document ids, in input order.
@@ -160,6 +167,8 @@ class MultiVectorCollection:
         batch = self.batch_size if batch_size is None else _positive_int("batch_size", batch_size)
         document_ids = self._document_ids(documents, ids)
         metadatas = self._metadatas(metadata, len(documents))
+        if embeddings is not None:
+            self._check_embeddings(embeddings, len(documents))
         order = list(range(len(documents)))
         if ids is None:  # identical content: store it once (the same id would be written twice)
             first: dict[DocumentId, int] = {}
@@ -175,6 +184,7 @@ class MultiVectorCollection:
                     [documents[i] for i in chunk],
                     [document_ids[i] for i in chunk],
                     [metadatas[i] for i in chunk],
+                    _select(embeddings, chunk),
                 )
                 progress_bar.update(len(chunk))
             finished = True
@@ -192,10 +202,12 @@ class MultiVectorCollection:
         documents: list[str | Image],
         document_ids: list[DocumentId],
         metadatas: list[dict[str, Any]],
+        embeddings: Embeddings | None = None,
     ) -> None:
-        embeddings = self.encoder.encode_both(
-            documents, "retrieval.passage", dimensions=self.dimensions
-        )
+        if embeddings is None:
+            embeddings = self.encoder.encode_both(
+                documents, "retrieval.passage", dimensions=self.dimensions
+            )
         if embeddings.dense is None or embeddings.multi is None:
             raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")
         if len(embeddings.dense) != len(documents) or len(embeddings.multi) != len(documents):
@@ -237,6 +249,21 @@ class MultiVectorCollection:
         if stale:
             self._engine.delete(stale)
         self._engine.upsert(records)
+
+    def _check_embeddings(self, embeddings: Embeddings, count: int) -> None:
+        dense, multi = embeddings.dense, embeddings.multi
+        if dense is None or multi is None or len(dense) != count or len(multi) != count:
+            raise InvalidArgumentError(
+                f"embeddings must hold the dense and the multi vectors of all {count} items "
+                "(Encoder.encode_both(items, 'retrieval.passage')); omit it to encode here."
+            )
+        dense_ok = np.shape(dense)[1:] == (self.schema.dense_dim,)
+        if not dense_ok or any(np.shape(m)[1:] != (self.schema.multi_dim,) for m in multi):
+            raise InvalidDimensionsError(
+                f"embeddings do not fit this collection's {self.schema.dense_dim}-d dense and "
+                f"{self.schema.multi_dim}-d token vectors; encode with dimensions="
+                f"{self.dimensions!r}."
+            )
 
     def _split(self, multi: np.ndarray) -> list[np.ndarray]:
         size = _positive_int("max_part_tokens", self.max_part_tokens)
@@ -462,6 +489,28 @@ class MultiVectorCollection:
             documents.append(document)
         return documents
 
+    def documents(
+        self, filter: Mapping[str, Any] | Any | None = None, *, with_vectors: bool = False
+    ) -> list[StoredDocument]:
+        """Every stored document matching ``filter`` (as in :meth:`search`), in no set order.
+
+        Args:
+            filter: Metadata conditions, or ``None`` for all documents.
+            with_vectors: Also return each document's dense and multi vectors (a second read).
+        """
+        self._check_open()
+        heads = self._engine.scan(engine_filter(filter))
+        if with_vectors:
+            return self.get([_id_of(record) for record in heads], with_vectors=True)
+        return [
+            StoredDocument(
+                id=_id_of(record),
+                metadata=dict(record.payload.get(PAYLOAD_METADATA) or {}),
+                text=record.payload.get(PAYLOAD_TEXT),
+            )
+            for record in heads
+        ]
+
     def delete(self, ids: Sequence[DocumentId]) -> None:
         """Delete documents (all their parts); ids not stored are ignored."""
         self._check_open()
@@ -509,6 +558,13 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InvalidArgumentError(f"{name}={value!r} must be a positive integer.")
     return int(value)
+
+
+def _select(embeddings: Embeddings | None, positions: list[int]) -> Embeddings | None:
+    if embeddings is None or embeddings.dense is None or embeddings.multi is None:
+        return None
+    multi = embeddings.multi
+    return Embeddings(np.asarray(embeddings.dense)[positions], [multi[i] for i in positions])
 
 
 def _id_list(ids: Sequence[DocumentId]) -> list[DocumentId]:

@@ -75,5 +75,15 @@ class CollectionEngine(ABC):
         """
         return self.count(filter)
 
+    def scan(
+        self, filter: Sequence[FieldCondition] | Any | None = None, *, with_dense: bool = False
+    ) -> list[PointRecord]:
+        """Part 0 of every document matching ``filter`` (payload, and the dense vector if asked).
+
+        Token vectors are not read (``multi`` is empty). Engines that can list points override
+        this; the default says which engine cannot.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list the documents it stores.")
+
     def flush(self) -> None:  # noqa: B027 - an optional hook: most engines need nothing here
         """Make the writes durable (seal segments, build indexes); called at the end of ``add``."""
