@@ -18,6 +18,7 @@ PUBLIC = {
     "univec_milvus": {"DEFAULT_URI", "MilvusCollection"},
     "langchain_univec": {"UnivecEmbeddings", "UnivecVectorStore"},
     "llama_index.embeddings.univec": {"UnivecEmbedding"},
+    "llama_index.vector_stores.univec": {"UnivecVectorStore"},
     "haystack_integrations.components.embedders.univec": {
         "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecTextEmbedder",
     },
