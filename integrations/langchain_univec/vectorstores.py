@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from langchain_core.documents import Document
+from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 
 from langchain_univec._filters import to_filter
@@ -14,7 +14,7 @@ from langchain_univec.embeddings import UnivecEmbeddings
 from univec.collections import MultiVectorCollection, SearchHit, StoredDocument
 from univec.errors import ConfigurationError, InvalidInputError
 from univec_frameworks import as_image, as_texts
-from univec_frameworks.store import CollectionStore
+from univec_frameworks.store import CollectionStore, open_collection
 
 __all__ = ["UnivecVectorStore"]
 
@@ -83,34 +83,22 @@ class UnivecVectorStore(VectorStore):
         mode: str = "hybrid",
         **collection_options: Any,
     ) -> UnivecVectorStore:
-        """Make a collection with ``embedding``'s encoder, store ``texts`` and return the store.
+        """Make a collection with ``embedding``'s encoder, store ``texts``, return the store.
 
-        Args:
-            texts: Texts to store.
-            embedding: A :class:`UnivecEmbeddings` (task family ``"retrieval"``).
-            metadatas: One dict per text.
-            ids: One str id per text (default: new UUIDs).
-            collection_name: Name of the collection.
-            engine: ``"qdrant"`` or ``"milvus"``; default ``"milvus"`` when ``uri`` is given.
-            mode: Default search mode.
-            **collection_options: Options of ``QdrantCollection`` (``path``, ``url``,
-                ``client``, ...) or ``MilvusCollection`` (``uri``, ``token``, ...).
+        ``engine`` is ``"qdrant"`` or ``"milvus"`` (default: ``"milvus"`` when ``uri`` is
+        given); ``collection_options`` go to ``QdrantCollection`` (``path``, ``url``,
+        ``client``...) or ``MilvusCollection`` (``uri``, ``token``...). ``embedding`` must be
+        a :class:`UnivecEmbeddings` of the ``"retrieval"`` family.
         """
         if not isinstance(embedding, UnivecEmbeddings) or embedding.task != "retrieval":
             raise ConfigurationError(
                 "UnivecVectorStore.from_texts needs embedding=UnivecEmbeddings(task='retrieval', "
                 f"...): the store encodes with the retrieval tasks, got {embedding!r:.80}."
             )
-        engine = engine or ("milvus" if "uri" in collection_options else "qdrant")
-        if engine == "qdrant":
-            from univec_qdrant import QdrantCollection as Collection
-        elif engine == "milvus":
-            from univec_milvus import MilvusCollection as Collection  # type: ignore[assignment]
-        else:
-            raise ConfigurationError(f"engine={engine!r}: use 'qdrant' or 'milvus'.")
-        collection = Collection(
+        collection = open_collection(
             collection_name,
             embedding.resolved_encoder,
+            engine=engine,
             dimensions=embedding.dimensions,
             **collection_options,
         )
@@ -125,10 +113,13 @@ class UnivecVectorStore(VectorStore):
         texts: Iterable[str],
         metadatas: list[dict[Any, Any]] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
-        """Encode and store texts; an id already stored is replaced. Returns the ids."""
+        """Encode and store texts; an id already stored is replaced. Returns the ids.
+
+        ``ids`` may hold ``None`` for documents without an id (they get new UUIDs).
+        """
         items = as_texts(list(texts), "texts")
         return self._add(items, metadatas, ids)
 
@@ -137,7 +128,7 @@ class UnivecVectorStore(VectorStore):
         uris: Sequence[Any],
         metadatas: list[dict[Any, Any]] | None = None,
         *,
-        ids: list[str | None] | None = None,
+        ids: list[str] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         """Encode and store images (file paths, http(s) URLs or bytes). Returns the ids.
@@ -155,15 +146,14 @@ class UnivecVectorStore(VectorStore):
         return self._add(images, metas, ids)
 
     def _add(self, items: list[Any], metadatas: Any, ids: Any) -> list[str]:
-        keys = [str(uuid.uuid4()) if i is None else i for i in (ids or [None] * len(items))]
-        for key in keys:
-            if not isinstance(key, str):
+        for key in ids or []:
+            if key is not None and not isinstance(key, str):
                 raise InvalidInputError(
                     f"Document id {key!r} is a {type(key).__name__}; LangChain ids are str: "
                     "pass str(value)."
                 )
-        metas = list(metadatas) if metadatas is not None else [None] * len(items)
-        return [str(i) for i in self._store.add(items, keys, metas)]
+        keys = self._store.add(items, ids or [None] * len(items), metadatas)
+        return [str(key) for key in keys]
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Delete documents by id; ``ids=None`` deletes every document."""
@@ -207,41 +197,14 @@ class UnivecVectorStore(VectorStore):
         return [_document(hit) for hit in hits]
 
     # ------------------------------------------------------------------ async forms
-    async def aadd_texts(
-        self, texts: Iterable[str], metadatas: Any = None, **kwargs: Any
-    ) -> list[str]:
-        """Async form of :meth:`add_texts`."""
-        return await self._store.run_async(self.add_texts, list(texts), metadatas, **kwargs)
-
+    # LangChain's own async forms (asimilarity_search, aadd_texts, adelete, aget_by_ids,
+    # amax_marginal_relevance_search...) run the sync method in an executor thread, so the
+    # event loop stays free; only add_images, which VectorStore does not know, needs one here.
     async def aadd_images(
         self, uris: Sequence[Any], metadatas: Any = None, **kwargs: Any
     ) -> list[str]:
         """Async form of :meth:`add_images`."""
-        return await self._store.run_async(self.add_images, uris, metadatas, **kwargs)
-
-    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
-        """Async form of :meth:`delete`."""
-        return await self._store.run_async(self.delete, ids)
-
-    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """Async form of :meth:`get_by_ids`."""
-        return await self._store.run_async(self.get_by_ids, ids)
-
-    async def asimilarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        """Async form of :meth:`similarity_search`."""
-        return await self._store.run_async(self.similarity_search, query, k, **kwargs)
-
-    async def asimilarity_search_with_score(
-        self, query: str, k: int = 4, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        """Async form of :meth:`similarity_search_with_score`."""
-        return await self._store.run_async(self.similarity_search_with_score, query, k, **kwargs)
-
-    async def amax_marginal_relevance_search(
-        self, query: str, k: int = 4, **kwargs: Any
-    ) -> list[Document]:
-        """Async form of :meth:`max_marginal_relevance_search`."""
-        return await self._store.run_async(self.max_marginal_relevance_search, query, k, **kwargs)
+        return await run_in_executor(None, self.add_images, uris, metadatas, **kwargs)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -27,8 +28,12 @@ from univec.collections import (
     StoredDocument,
 )
 from univec.errors import ClosedError, ConfigurationError, InvalidArgumentError
+from univec.scoring import maximal_marginal_relevance
 
-__all__ = ["CollectionStore", "check_mode", "mmr_select"]
+if TYPE_CHECKING:
+    from univec.encoder import Encoder
+
+__all__ = ["CollectionStore", "check_mode", "open_collection"]
 
 T = TypeVar("T")
 
@@ -47,22 +52,28 @@ def check_mode(mode: object) -> SearchMode:
     return mode  # type: ignore[return-value]
 
 
-def mmr_select(query: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float) -> list[int]:
-    """Positions of ``k`` rows of ``vectors`` picked by maximal marginal relevance.
+def open_collection(
+    name: str, encoder: Encoder, *, engine: str | None = None, **options: Any
+) -> MultiVectorCollection:
+    """A Qdrant or Milvus collection for a store's ``from_...`` constructors.
 
-    Each step picks the row maximising ``lambda_mult * sim(query, row) - (1 - lambda_mult) *
-    max sim(row, picked)``, with cosine similarity (rows and query are unit-norm).
+    Args:
+        name: Collection name.
+        encoder: The encoder.
+        engine: ``"qdrant"`` or ``"milvus"``; default ``"milvus"`` when ``uri`` is given.
+        **options: Options of ``QdrantCollection`` (``path``, ``url``, ``client``, ...) or
+            ``MilvusCollection`` (``uri``, ``token``, ...), ``dimensions`` included.
     """
-    if len(vectors) == 0 or k < 1:
-        return []
-    relevance = vectors @ query
-    picked = [int(np.argmax(relevance))]
-    while len(picked) < min(k, len(vectors)):
-        redundancy = (vectors @ vectors[picked].T).max(axis=1)
-        scores = lambda_mult * relevance - (1 - lambda_mult) * redundancy
-        scores[picked] = -np.inf
-        picked.append(int(np.argmax(scores)))
-    return picked
+    engine = engine or ("milvus" if "uri" in options else "qdrant")
+    if engine == "qdrant":
+        from univec_qdrant import QdrantCollection
+
+        return QdrantCollection(name, encoder, **options)
+    if engine == "milvus":
+        from univec_milvus import MilvusCollection
+
+        return MilvusCollection(name, encoder, **options)
+    raise ConfigurationError(f"engine={engine!r}: use 'qdrant' or 'milvus'.")
 
 
 class CollectionStore:
@@ -113,16 +124,47 @@ class CollectionStore:
     def add(
         self,
         items: Sequence[object],
-        ids: Sequence[DocumentId],
-        metadatas: Sequence[Mapping[str, Any] | None],
-        embeddings: Embeddings | None = None,
+        ids: Sequence[DocumentId | None],
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        vectors: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
     ) -> list[DocumentId]:
-        """Store items (texts and images) under ``ids``; an id already stored is replaced."""
+        """Store items (texts and images); an id already stored is replaced.
+
+        Args:
+            items: Texts and images.
+            ids: One id per item; ``None`` gets a new UUID string.
+            metadatas: One dict (or ``None``) per item.
+            vectors: Per item, its ``(dense, multi)`` from an encoding pass already run, or
+                ``None`` to encode it here (both outputs in one pass).
+
+        Returns:
+            The ids, in input order.
+        """
+        keys = [str(uuid.uuid4()) if i is None else i for i in ids]
+        metas = list(metadatas) if metadatas is not None else [None] * len(items)
+        ready = vectors or [None] * len(items)
+        if not (len(keys) == len(metas) == len(ready) == len(items)):
+            raise InvalidArgumentError(
+                f"Got {len(items)} items, {len(keys)} ids and {len(metas)} metadata dicts; "
+                "pass one of each per item."
+            )
         with self._lock:
-            if not items:
-                return []
             collection = self.collection
-            return collection.add(list(items), list(ids), list(metadatas), embeddings=embeddings)
+            for encoded in (True, False):
+                chosen = [i for i, v in enumerate(ready) if (v is not None) == encoded]
+                if not chosen:
+                    continue
+                both = None
+                if encoded:
+                    pairs = [ready[i] for i in chosen]
+                    both = Embeddings(np.stack([p[0] for p in pairs]), [p[1] for p in pairs])  # type: ignore[index]
+                collection.add(
+                    [items[i] for i in chosen],
+                    [keys[i] for i in chosen],
+                    [metas[i] for i in chosen],
+                    embeddings=both,
+                )
+        return keys
 
     def delete(self, ids: Sequence[DocumentId]) -> None:
         """Delete documents by id (ids not stored are ignored)."""
@@ -183,7 +225,9 @@ class CollectionStore:
             encoded = collection.encoder.encode(
                 [query], "retrieval.query", dimensions=collection.dimensions
             )
-            picked = mmr_select(np.asarray(encoded[0], np.float32), vectors, k, lambda_mult)
+            picked = maximal_marginal_relevance(
+                np.asarray(encoded[0], np.float32), vectors, k, lambda_mult
+            )
             return [hits[i] for i in picked]
 
     # ------------------------------------------------------------------ lifecycle

@@ -69,7 +69,7 @@ def _clause(item: Any) -> FilterNode:
             f"Filter operator {FilterOperator(item.operator).name} on {item.key!r} is not "
             f"supported; use one of {[op.name for op in OPERATORS]} (e.g. IN instead of ANY)."
         )
-    value = item.value
+    value: Any = item.value
     if operator in ("in", "not in") and not isinstance(value, (list, tuple)):
         value = [value]
     return compare(item.key, operator, value)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
@@ -18,7 +18,6 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 
 from llama_index.vector_stores.univec._embedding import OnePassEmbedding, PendingVectors, node_item
 from llama_index.vector_stores.univec._filters import to_filter
-from univec.backends.base import Embeddings
 from univec.collections import MultiVectorCollection, SearchHit, StoredDocument
 from univec.collections.filters import And, Comparison
 from univec.errors import InvalidArgumentError, InvalidInputError, UnsupportedFilterError
@@ -64,7 +63,8 @@ class UnivecVectorStore(BasePydanticVectorStore):
     _embed_model: OnePassEmbedding | None = PrivateAttr(default=None)
 
     def __init__(self, collection: MultiVectorCollection, *, mode: str = "hybrid") -> None:
-        super().__init__(mode=check_mode(mode))
+        super().__init__(stores_text=True)
+        self.mode = check_mode(mode)
         self._store = CollectionStore(collection, mode=mode, owner="UnivecVectorStore")
         self._pending = PendingVectors()
 
@@ -89,26 +89,12 @@ class UnivecVectorStore(BasePydanticVectorStore):
         return self._embed_model
 
     # ------------------------------------------------------------------ writes
-    def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Store nodes (an id already stored is replaced); returns their ids."""
         items = [node_item(node) for node in nodes]
         metadatas = [node_to_metadata_dict(node, flat_metadata=False) for node in nodes]
-        ids = [node.node_id for node in nodes]
-        found = [self._pending.take(node) for node in nodes]
-        ready = [i for i, vectors in enumerate(found) if vectors is not None]
-        rest = [i for i, vectors in enumerate(found) if vectors is None]
-        if ready:
-            both = Embeddings(np.stack([found[i][0] for i in ready]), [found[i][1] for i in ready])  # type: ignore[index]
-            self._store.add(
-                [items[i] for i in ready],
-                [ids[i] for i in ready],
-                [metadatas[i] for i in ready],
-                both,
-            )
-        if rest:
-            self._store.add(
-                [items[i] for i in rest], [ids[i] for i in rest], [metadatas[i] for i in rest]
-            )
+        ids = [_node_id(node.node_id) for node in nodes]
+        self._store.add(items, ids, metadatas, [self._pending.take(node) for node in nodes])
         return ids
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
@@ -178,7 +164,7 @@ class UnivecVectorStore(BasePydanticVectorStore):
         )
 
     # ------------------------------------------------------------------ async forms
-    async def async_add(self, nodes: list[BaseNode], **kwargs: Any) -> list[str]:
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         """Async form of :meth:`add`."""
         return await self._store.run_async(self.add, nodes, **kwargs)
 
