@@ -28,6 +28,7 @@ __all__ = [
     "InputFileNotFoundError",
     "InvalidArgumentError",
     "InvalidDimensionsError",
+    "InvalidFilterError",
     "InvalidInputError",
     "InvalidTaskError",
     "MissingDependencyError",
@@ -88,6 +89,10 @@ class CollectionError(UnivecError, RuntimeError):
 
 class SchemaMismatchError(CollectionError, ValueError):
     """An existing collection was created with another schema or dimension."""
+
+
+class InvalidFilterError(ConfigurationError):
+    """A filter is malformed: an unknown operator, a value of an unsupported type, an empty list."""
 
 
 class UnsupportedFilterError(UnivecError, ValueError):

@@ -9,7 +9,6 @@ from langchain_core.documents import Document
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 
-from langchain_univec._filters import to_filter
 from langchain_univec.embeddings import UnivecEmbeddings
 from univec.collections import MultiVectorCollection, SearchHit, StoredDocument
 from univec.errors import ConfigurationError, InvalidInputError
@@ -28,7 +27,8 @@ class UnivecVectorStore(VectorStore):
     run in ``mode`` ``"hybrid"`` (dense candidates reranked by exact MaxSim, the default),
     ``"multi"`` (exact MaxSim) or ``"dense"``; scores are the collection's. Filters are
     LangChain metadata dicts (``{"lang": "en", "year": {"$gte": 2020}}``, ``$and``/``$or``/
-    ``$not``, ``$eq $ne $gt $gte $lt $lte $in $nin $exists $between``) or the engine's native
+    ``$not``, ``$eq $ne $gt $gte $lt $lte $in $nin $exists``, dotted keys, ISO dates; parsed
+    by :func:`univec.collections.filters.parse_filter`), a filter tree, or the engine's native
     filter. Async methods run the blocking work in a worker thread.
 
     Example:
@@ -178,7 +178,7 @@ class UnivecVectorStore(VectorStore):
         self, query: str, k: int = 4, filter: Any = None, *, mode: str | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """The ``k`` best documents with their MaxSim (``hybrid``/``multi``) or cosine score."""
-        hits = self._store.search(query, k, mode, to_filter(filter))
+        hits = self._store.search(query, k, mode, filter)
         return [(_document(hit), hit.score) for hit in hits]
 
     def max_marginal_relevance_search(
@@ -193,7 +193,7 @@ class UnivecVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """``k`` of the ``fetch_k`` best documents, diversified by their stored dense vectors."""
-        hits = self._store.mmr(query, k, fetch_k, lambda_mult, mode, to_filter(filter))
+        hits = self._store.mmr(query, k, fetch_k, lambda_mult, mode, filter)
         return [_document(hit) for hit in hits]
 
     # ------------------------------------------------------------------ async forms

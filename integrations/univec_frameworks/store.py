@@ -27,6 +27,7 @@ from univec.collections import (
     SearchMode,
     StoredDocument,
 )
+from univec.collections.filters import engine_filter
 from univec.errors import ClosedError, ConfigurationError, InvalidArgumentError
 from univec.scoring import maximal_marginal_relevance
 
@@ -191,7 +192,8 @@ class CollectionStore:
     ) -> list[SearchHit]:
         """The ``k`` best documents for a text or image query, best first."""
         chosen = self.mode if mode is None else check_mode(mode)
-        return self._locked(lambda: self.collection.search(query, k=k, mode=chosen, filter=filter))
+        tree = engine_filter(filter)  # a bad filter fails before the model runs
+        return self._locked(lambda: self.collection.search(query, k=k, mode=chosen, filter=tree))
 
     def mmr(
         self,

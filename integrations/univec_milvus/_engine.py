@@ -25,6 +25,7 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
+from univec.collections.filters import FilterNode
 from univec.errors import (
     CollectionError,
     ConfigurationError,
@@ -33,8 +34,8 @@ from univec.errors import (
 )
 from univec.secrets import describe_error, redact_url, url_password
 from univec_milvus._create import open_layout
-from univec_milvus._detect import DENSE, ID, LAYOUTS, PAYLOAD, TOKENS
-from univec_milvus._filters import both, first_parts, quote, to_expression
+from univec_milvus._detect import DENSE, ID, LAYOUTS, PAYLOAD, TOKENS, is_lite, parse_version
+from univec_milvus._filters import Expression, both, first_parts, quote, request, to_expression
 from univec_milvus._native import NativeLayout
 from univec_milvus._portable import PortableLayout
 
@@ -97,6 +98,7 @@ class MilvusEngine(CollectionEngine):
                     f"Cannot connect to Milvus at {redact_url(uri)!r}: {self._scrub(exc)}"
                 ) from None  # the original may carry connection parameters
         self._client: Any = client
+        self._templates: bool | None = None  # whether the server has expression templates
 
     def __repr__(self) -> str:
         where = redact_url(self.uri) if self.uri is not None else "client"
@@ -176,25 +178,36 @@ class MilvusEngine(CollectionEngine):
             )
         return records
 
-    def count(self, filter: Sequence[FieldCondition] | str | None = None) -> int:
+    def count(self, filter: FilterNode | str | None = None) -> int:
         """Number of rows matching ``filter``."""
-        return self._count(to_expression(filter))
+        return self._count(self.expression(filter))
 
-    def count_documents(self, filter: Sequence[FieldCondition] | str | None = None) -> int:
+    def count_documents(self, filter: FilterNode | str | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
-        return self._count(first_parts(to_expression(filter)))
+        return self._count(first_parts(self.expression(filter)))
 
     def scan(
-        self, filter: Sequence[FieldCondition] | str | None = None, *, with_dense: bool = False
+        self, filter: FilterNode | str | None = None, *, with_dense: bool = False
     ) -> list[PointRecord]:
         """Part 0 of every document matching ``filter`` (ids listed, then rows fetched)."""
-        return self.retrieve(self.list_ids(first_parts(to_expression(filter))))
+        return self.retrieve(self.list_ids(first_parts(self.expression(filter))))
 
-    def _count(self, expression: str | None) -> int:
+    def _count(self, expression: Expression | None) -> int:
         rows = self.call(
-            self.client.query, self.name, filter=expression or "", output_fields=["count(*)"]
+            self.client.query, self.name, output_fields=["count(*)"], **request(expression)
         )
         return int(rows[0]["count(*)"]) if rows else 0
+
+    def expression(
+        self, filter: FilterNode | Sequence[FieldCondition] | str | None
+    ) -> Expression | None:
+        """``filter`` as a Milvus expression, its values bound as ``filter_params`` where the
+        server has expression templates (Milvus >= 2.5; Milvus Lite has none)."""
+        if self._templates is None:
+            version = str(self.call(self.client.get_server_version))
+            parsed = parse_version(version)
+            self._templates = not is_lite(version) and (parsed is None or parsed >= (2, 5, 0))
+        return to_expression(filter, templates=self._templates)
 
     def search(
         self,
@@ -204,14 +217,14 @@ class MilvusEngine(CollectionEngine):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | str | None,
+        filter: FilterNode | str | None,
     ) -> list[EngineHit]:
         """Best rows first; ``filter`` is FieldConditions or a Milvus expression string.
 
         ``dense`` is a cosine search on both layouts; ``multi`` and ``hybrid`` are scored by
         the layout (see ``_native`` / ``_portable``).
         """
-        layout, expression = self._layout(), to_expression(filter)
+        layout, expression = self._layout(), self.expression(filter)
         limit, candidates = min(limit, QUERY_CAP), min(candidates, QUERY_CAP)
         if mode == "dense":
             return self.dense_search(dense, limit, expression, with_payload=True)
@@ -225,7 +238,7 @@ class MilvusEngine(CollectionEngine):
         self,
         vector: np.ndarray | None,
         limit: int,
-        expression: str | None,
+        expression: Expression | None,
         *,
         with_payload: bool = False,
     ) -> list[EngineHit]:
@@ -237,7 +250,11 @@ class MilvusEngine(CollectionEngine):
         ]
 
     def dense_rows(
-        self, vector: np.ndarray | None, limit: int, expression: str | None, fields: list[str]
+        self,
+        vector: np.ndarray | None,
+        limit: int,
+        expression: Expression | None,
+        fields: list[str],
     ) -> list[dict[str, Any]]:
         """Cosine search returning rows: ``id``, ``distance`` and the ``fields`` asked for."""
         results = self.call(
@@ -246,9 +263,9 @@ class MilvusEngine(CollectionEngine):
             data=[np.asarray(vector, np.float32).tolist()],
             anns_field=DENSE,
             limit=limit,
-            filter=expression or "",
             output_fields=fields,  # never empty: [] returns every field, token vectors included
             search_params={"metric_type": "COSINE"},
+            **request(expression),
         )
         return [
             {**(hit.get("entity") or {}), ID: str(hit["id"]), "distance": float(hit["distance"])}
@@ -282,7 +299,7 @@ class MilvusEngine(CollectionEngine):
             )
         return rows
 
-    def list_ids(self, expression: str | None) -> list[str]:
+    def list_ids(self, expression: Expression | None) -> list[str]:
         """Ids of every row matching ``expression``, sorted, within Milvus' 16,384-row cap.
 
         One query when fewer rows match; otherwise the id space is split by prefix
@@ -292,13 +309,15 @@ class MilvusEngine(CollectionEngine):
         prefixes = [""]
         while prefixes:
             prefix = prefixes.pop()
-            narrowed = both(f"{ID} like {quote(prefix + '%')}" if prefix else None, expression)
+            narrowed = both(
+                Expression(f"{ID} like {quote(prefix + '%')}") if prefix else None, expression
+            )
             rows = self.call(
                 self.client.query,
                 self.name,
-                filter=narrowed or "",
                 output_fields=[ID],
                 limit=QUERY_CAP,
+                **request(narrowed),
             )
             if len(rows) < QUERY_CAP:
                 found.extend(str(row[ID]) for row in rows)

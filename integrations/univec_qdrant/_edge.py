@@ -15,10 +15,10 @@ from univec.collections import (
     CollectionEngine,
     CollectionSchema,
     EngineHit,
-    FieldCondition,
     PointRecord,
     SearchMode,
 )
+from univec.collections.filters import FilterNode
 from univec.errors import CollectionError, SchemaMismatchError
 from univec_qdrant._schema import (
     DENSE,
@@ -173,12 +173,12 @@ class EdgeEngine(CollectionEngine):
             for record in found
         ]
 
-    def count(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count(self, filter: FilterNode | Any | None = None) -> int:
         """Number of points matching ``filter``."""
         request = self._edge.CountRequest(exact=True, filter=self._filter(filter))
         return int(self._call(self.shard.count, request))
 
-    def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count_documents(self, filter: FilterNode | Any | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
         request = self._edge.CountRequest(
             exact=True, filter=first_parts_filter(filter, self._filters)
@@ -186,7 +186,7 @@ class EdgeEngine(CollectionEngine):
         return int(self._call(self.shard.count, request))
 
     def scan(
-        self, filter: Sequence[FieldCondition] | Any | None = None, *, with_dense: bool = False
+        self, filter: FilterNode | Any | None = None, *, with_dense: bool = False
     ) -> list[PointRecord]:
         """Part 0 of every document matching ``filter``, in pages of 256 points."""
         native = first_parts_filter(filter, self._filters)
@@ -215,7 +215,7 @@ class EdgeEngine(CollectionEngine):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | Any | None,
+        filter: FilterNode | Any | None,
     ) -> list[EngineHit]:
         """One query: dense, exact MaxSim, or a dense prefetch reranked by MaxSim."""
         edge = self._edge
@@ -281,7 +281,7 @@ class EdgeEngine(CollectionEngine):
         return sum(_allocated(f) for f in self.path.rglob("*") if f.is_file())
 
     # ------------------------------------------------------------------ helpers
-    def _filter(self, filter: Sequence[FieldCondition] | Any | None) -> Any:
+    def _filter(self, filter: FilterNode | Any | None) -> Any:
         return native_filter(filter, self._filters)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
@@ -302,8 +302,14 @@ class _EdgeFilters:
         self._edge = edge
         self.filter_type = edge.Filter
 
-    def filter(self, *, must: list[Any] | None = None, should: list[Any] | None = None) -> Any:
-        return self._edge.Filter(must=must, should=should)
+    def filter(
+        self,
+        *,
+        must: list[Any] | None = None,
+        should: list[Any] | None = None,
+        must_not: list[Any] | None = None,
+    ) -> Any:
+        return self._edge.Filter(must=must, should=should, must_not=must_not)
 
     def match_value(self, key: str, value: str | int | bool) -> Any:
         # qdrant-edge-py 0.9 reads a Python bool as the integer 0/1 (bool subclasses int)
@@ -314,8 +320,12 @@ class _EdgeFilters:
     def match_any(self, key: str, values: list[Any]) -> Any:
         return self._edge.FieldCondition(key=key, match=self._edge.MatchAny(values))
 
-    def float_equals(self, key: str, value: float) -> Any:
-        return self._edge.FieldCondition(key=key, range=self._edge.RangeFloat(gte=value, lte=value))
+    def range(self, key: str, bounds: dict[str, float]) -> Any:
+        floats = {name: float(value) for name, value in bounds.items()}
+        return self._edge.FieldCondition(key=key, range=self._edge.RangeFloat(**floats))
+
+    def datetime_range(self, key: str, bounds: dict[str, str]) -> Any:
+        return self._edge.FieldCondition(key=key, range=self._edge.RangeDateTime(**bounds))
 
     def is_empty(self, key: str) -> Any:
         return self._edge.IsEmptyCondition(key)

@@ -16,9 +16,23 @@ ENGINES = ["qdrant_edge", "milvus_lite"]
 
 #: Metadata rows exercising every filter operator: numbers, strings, bools, dates, missing keys.
 ROWS = [
-    {"lang": "en", "year": 2019, "score": 0.5, "draft": False, "date": "2019-05-01T00:00:00Z"},
-    {"lang": "fr", "year": 2021, "score": 1.5, "draft": True, "date": "2021-01-10T00:00:00Z"},
-    {"lang": "de", "year": 2023, "score": 2.5, "draft": False},
+    {
+        "lang": "en",
+        "year": 2019,
+        "score": 0.5,
+        "draft": False,
+        "date": "2019-05-01T00:00:00Z",
+        "author": {"name": "Ada"},
+    },
+    {
+        "lang": "fr",
+        "year": 2021,
+        "score": 1.5,
+        "draft": True,
+        "date": "2021-01-10T00:00:00Z",
+        "author": {"name": "Alan"},
+    },
+    {"lang": "de", "year": 2023, "score": 2.5, "draft": False, "author": {"name": "Ada"}},
     {"lang": "en", "year": 2024, "draft": True, "date": "2024-03-03T00:00:00Z"},
     {"lang": "es", "score": 3.5, "draft": False, "date": "2022-07-07T00:00:00Z"},
 ]
@@ -63,3 +77,10 @@ def exact_maxsim(encoder: univec.Encoder, query: str, item: object) -> float:
     query_multi = encoder.encode([query], "retrieval.query", multivector=True)[0]
     document = encoder.encode([item], "retrieval.passage", multivector=True)[0]
     return float(univec.maxsim(np.asarray(query_multi), np.asarray(document)))
+
+
+def expected_ids(tree: object, ids: list[str], rows: list[dict]) -> set[str]:
+    """The ids whose metadata a brute-force check (:func:`filters.evaluate`) selects."""
+    from univec.collections.filters import evaluate
+
+    return {i for i, row in zip(ids, rows, strict=True) if evaluate(tree, row)}  # type: ignore[arg-type]

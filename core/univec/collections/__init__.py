@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from univec.collections.collection import DEFAULT_CANDIDATES, MultiVectorCollection
 from univec.collections.engine import CollectionEngine
-from univec.collections.filters import FieldCondition, normalize_filter
+from univec.collections.filters import (
+    And,
+    Comparison,
+    FieldCondition,
+    FilterNode,
+    Not,
+    Or,
+    normalize_filter,
+    parse_filter,
+)
 from univec.collections.ids import content_id, document_key, point_id
 from univec.collections.types import (
     PAYLOAD_DOCUMENT_ID,
@@ -40,12 +49,17 @@ __all__ = [
     "PAYLOAD_PART_COUNT",
     "PAYLOAD_TEXT",
     "SEARCH_MODES",
+    "And",
     "CollectionEngine",
     "CollectionSchema",
+    "Comparison",
     "DocumentId",
     "EngineHit",
     "FieldCondition",
+    "FilterNode",
     "MultiVectorCollection",
+    "Not",
+    "Or",
     "PointRecord",
     "SearchHit",
     "SearchMode",
@@ -53,5 +67,6 @@ __all__ = [
     "content_id",
     "document_key",
     "normalize_filter",
+    "parse_filter",
     "point_id",
 ]

@@ -352,9 +352,11 @@ class MultiVectorCollection:
             k: Number of documents to return.
             mode: ``"multi"`` (exact MaxSim over all documents), ``"dense"`` (cosine of single
                 vectors) or ``"hybrid"`` (``candidates`` dense hits reranked by exact MaxSim).
-            filter: Metadata conditions, e.g. ``{"lang": "en", "year": [2023, 2024]}``
-                (equality, ``in`` for lists, ``{"in": [...]}``, ``{"eq": v}``), or the
-                engine's own filter object, passed through.
+            filter: Metadata conditions: a dict such as ``{"lang": "en", "year": {"gte":
+                2020}}`` (see :func:`univec.collections.filters.parse_filter` for every form:
+                ``==``, ``!=``, ranges, ``in``, ``not in``, exists/missing, ``$and``/``$or``/
+                ``$not``, dotted keys, dates), a filter tree (``Comparison``, ``And``, ``Or``,
+                ``Not``), or the engine's own filter object, passed through.
             candidates: Dense candidates of a ``"hybrid"`` search (default: the collection's).
 
         Returns:

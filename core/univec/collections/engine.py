@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from univec.collections.filters import FieldCondition
+from univec.collections.filters import FilterNode
 from univec.collections.types import CollectionSchema, EngineHit, PointRecord, SearchMode
 
 __all__ = ["CollectionEngine"]
@@ -45,7 +45,7 @@ class CollectionEngine(ABC):
         """Points by id (missing ids are skipped); token vectors only if ``with_multi``."""
 
     @abstractmethod
-    def count(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count(self, filter: FilterNode | Any | None = None) -> int:
         """Number of stored points (matching ``filter``)."""
 
     @abstractmethod
@@ -57,18 +57,20 @@ class CollectionEngine(ABC):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | Any | None,
+        filter: FilterNode | Any | None,
     ) -> list[EngineHit]:
         """Best points first. ``candidates`` is the dense prefetch size of ``hybrid``.
 
-        ``filter`` is a list of :class:`FieldCondition` or the engine's native filter object.
+        ``filter`` is a filter tree (:mod:`univec.collections.filters`) or the engine's native
+        filter object. A tree node the engine cannot express raises
+        :class:`~univec.errors.UnsupportedFilterError` naming it (never a match-all).
         """
 
     @abstractmethod
     def close(self) -> None:
         """Flush and release the engine."""
 
-    def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count_documents(self, filter: FilterNode | Any | None = None) -> int:
         """Number of documents (points whose payload ``part`` is 0) matching ``filter``.
 
         The default counts points, which is exact unless a document was split into parts.
@@ -76,7 +78,7 @@ class CollectionEngine(ABC):
         return self.count(filter)
 
     def scan(
-        self, filter: Sequence[FieldCondition] | Any | None = None, *, with_dense: bool = False
+        self, filter: FilterNode | Any | None = None, *, with_dense: bool = False
     ) -> list[PointRecord]:
         """Part 0 of every document matching ``filter`` (payload, and the dense vector if asked).
 

@@ -11,7 +11,15 @@ from langchain_core.documents import Document
 
 import univec
 from langchain_univec import UnivecEmbeddings, UnivecVectorStore
-from tests.integrations.store_support import ENGINES, TEXTS, exact_maxsim, open_collection
+from tests.integrations.store_support import (
+    ENGINES,
+    ROWS,
+    TEXTS,
+    exact_maxsim,
+    expected_ids,
+    open_collection,
+)
+from univec.collections.filters import parse_filter
 
 QUERY = "Where is Paris?"
 METAS = [{"position": i} for i in range(len(TEXTS))]
@@ -69,12 +77,50 @@ def test_retriever_passes_k_filter_and_mode(store, collection):
     ]
 
 
-@pytest.mark.skip(
-    reason="TEMPORARY: engines translate the filter tree once issue-10-filters-haystack is merged"
-)
 def test_retriever_filter(store):
     filtered = store.as_retriever(search_kwargs={"k": 5, "filter": {"position": 3}})
     assert [d.id for d in filtered.invoke(QUERY)] == ["d3"]
+
+
+#: LangChain filter dicts covering every operator, nesting, dotted keys, bools and ISO dates.
+FILTERS = [
+    {"lang": "en"},
+    {"lang": {"$eq": "fr"}},
+    {"lang": {"$ne": "en"}},
+    {"year": {"$gt": 2021}},
+    {"year": {"$gte": 2021}},
+    {"score": {"$lt": 2.5}},
+    {"score": {"$lte": 2.5}},
+    {"year": {"$gte": 2020, "$lte": 2023}},
+    {"lang": {"$in": ["en", "fr"]}},
+    {"lang": {"$nin": ["en", "fr"]}},
+    {"year": {"$nin": [2019]}},
+    {"date": {"$exists": True}},
+    {"year": {"$exists": False}},
+    {"draft": True},
+    {"draft": {"$ne": True}},
+    {"date": {"$gte": "2021-01-01"}},
+    {"date": {"$lt": "2022-01-01T00:00:00Z"}},
+    {"author.name": "Ada"},
+    {"$and": [{"lang": "en"}, {"draft": True}]},
+    {"$or": [{"year": {"$lt": 2020}}, {"score": {"$gt": 3}}]},
+    {"$not": {"lang": "en"}},
+    {"$and": [{"lang": "en"}, {"lang": "fr"}]},
+    {"$or": [{"$not": {"author.name": {"$exists": True}}}, {"score": {"$gte": 2.5}}]},
+]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "multi"])
+def test_filters_select_exactly_the_brute_force_documents(collection, mode):
+    store = UnivecVectorStore(collection, mode=mode)
+    store.add_texts(TEXTS, ROWS, ids=IDS)
+    for given in FILTERS:
+        expected = expected_ids(parse_filter(given), IDS, ROWS)
+        found = {d.id for d in store.similarity_search(QUERY, k=10, filter=given)}
+        assert found == expected, given
+        mmr = store.max_marginal_relevance_search(QUERY, k=10, fetch_k=10, filter=given)
+        assert {d.id for d in mmr} == expected, given
+    assert {len(expected_ids(parse_filter(f), IDS, ROWS)) for f in FILTERS} >= {0, 1, 2, 3, 4}
 
 
 def test_images_by_path_and_bytes(collection, golden_images, tiny_encoder):
@@ -163,7 +209,7 @@ async def test_async_forms(collection):
 
 
 def test_bad_input_gets_typed_errors_naming_the_fix(store, tmp_path):
-    with pytest.raises(ValueError, match=r"'\$regex' is not supported; use one of"):
+    with pytest.raises(ValueError, match=r"unknown operator '\$regex'; use one of"):
         store.similarity_search(QUERY, filter={"position": {"$regex": "x"}})
     with pytest.raises(TypeError, match="LangChain ids are str"):
         store.add_texts(["x"], ids=[5])  # type: ignore[list-item]

@@ -19,10 +19,13 @@ from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
 import univec
 from llama_index.embeddings.univec import UnivecEmbedding
 from llama_index.vector_stores.univec import UnivecVectorStore
+from llama_index.vector_stores.univec._filters import to_filter
 from tests.integrations.store_support import (
     ENGINES,
+    ROWS,
     TEXTS,
     exact_maxsim,
+    expected_ids,
     image_b64,
     open_collection,
 )
@@ -191,3 +194,53 @@ def test_bad_input_gets_typed_errors_naming_the_fix(store):
     store.close()
     with pytest.raises(univec.errors.ClosedError, match="closed"):
         store.add(text_nodes())
+
+
+def mf(key, value, operator="==") -> MetadataFilter:
+    return MetadataFilter(key=key, value=value, operator=operator)
+
+
+#: MetadataFilters covering every mapped operator, AND / OR / NOT and nesting.
+FILTERS = [
+    MetadataFilters(filters=[mf("lang", "en")]),
+    MetadataFilters(filters=[mf("lang", "en", "!=")]),
+    MetadataFilters(filters=[mf("year", 2021, ">")]),
+    MetadataFilters(filters=[mf("year", 2021, ">=")]),
+    MetadataFilters(filters=[mf("score", 2.5, "<")]),
+    MetadataFilters(filters=[mf("score", 2.5, "<=")]),
+    MetadataFilters(filters=[mf("lang", ["en", "fr"], "in")]),
+    MetadataFilters(filters=[mf("lang", ["en", "fr"], "nin")]),
+    MetadataFilters(filters=[mf("year", None, "is_empty")]),
+    MetadataFilters(filters=[mf("year", 2019, "!=")]),
+    MetadataFilters(filters=[mf("date", "2021-01-01", ">=")]),
+    MetadataFilters(filters=[mf("author.name", "Ada")]),
+    MetadataFilters(filters=[mf("lang", "en"), mf("year", 2024)], condition="and"),
+    MetadataFilters(filters=[mf("year", 2020, "<"), mf("score", 3, ">")], condition="or"),
+    MetadataFilters(filters=[mf("lang", "en"), mf("lang", "de")], condition="not"),
+    MetadataFilters(
+        filters=[
+            mf("score", 1.0, ">"),
+            MetadataFilters(filters=[mf("year", 2023, ">="), mf("lang", "es")], condition="or"),
+        ]
+    ),
+]
+
+
+def test_filters_select_exactly_the_brute_force_nodes(store):
+    nodes = [
+        TextNode(id_=f"n{i}", text=text, metadata=row)
+        for i, (text, row) in enumerate(zip(TEXTS, ROWS, strict=True))
+    ]
+    store.add(nodes)
+    ids = [n.node_id for n in nodes]
+    for filters in FILTERS:
+        expected = expected_ids(to_filter(filters), ids, ROWS)
+        query = VectorStoreQuery(query_str=QUERY, similarity_top_k=10, filters=filters)
+        assert set(store.query(query).ids) == expected, filters
+        assert {n.node_id for n in store.get_nodes(filters=filters)} == expected, filters
+        assert {n.node_id for n in store.get_nodes(ids[:3], filters=filters)} == expected & set(
+            ids[:3]
+        )
+    assert {len(expected_ids(to_filter(f), ids, ROWS)) for f in FILTERS} >= {1, 2, 3, 4}
+    store.delete_nodes(filters=FILTERS[0])  # lang == en
+    assert sorted(str(d.id) for d in store.client.documents()) == ["n1", "n2", "n4"]

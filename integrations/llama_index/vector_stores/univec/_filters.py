@@ -1,4 +1,4 @@
-"""LlamaIndex ``MetadataFilters`` as univec's filter tree."""
+"""LlamaIndex ``MetadataFilters`` as univec's filter tree (values checked by ``parse_filter``)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,22 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from univec.collections.filters import FilterNode
+from univec.collections.filters import And, FilterNode, Not, Or, parse_filter
 from univec.errors import UnsupportedFilterError
-from univec_frameworks.filters import all_of, any_of, compare, none_of
 
 __all__ = ["OPERATORS", "to_filter"]
 
-#: The ``FilterOperator`` s the collections express, and the tree operator of each.
+#: The ``FilterOperator`` s the collections express, as operators of the dict form.
 OPERATORS = {
-    FilterOperator.EQ: "==",
-    FilterOperator.NE: "!=",
-    FilterOperator.GT: ">",
-    FilterOperator.GTE: ">=",
-    FilterOperator.LT: "<",
-    FilterOperator.LTE: "<=",
-    FilterOperator.IN: "in",
-    FilterOperator.NIN: "not in",
-    FilterOperator.IS_EMPTY: "missing",
+    FilterOperator.EQ: "$eq",
+    FilterOperator.NE: "$ne",
+    FilterOperator.GT: "$gt",
+    FilterOperator.GTE: "$gte",
+    FilterOperator.LT: "$lt",
+    FilterOperator.LTE: "$lte",
+    FilterOperator.IN: "$in",
+    FilterOperator.NIN: "$nin",
+    FilterOperator.IS_EMPTY: "$exists",
 }
 
 
@@ -37,6 +36,7 @@ def to_filter(filters: MetadataFilters | None) -> FilterNode | None:
     Raises:
         UnsupportedFilterError: An operator the collections cannot express (``ANY``, ``ALL``,
             ``CONTAINS``, ``TEXT_MATCH``...), naming the supported ones (a ``ValueError``).
+        InvalidFilterError: A value of an unsupported type (a ``ValueError``).
     """
     if filters is None or not filters.filters:
         return None
@@ -44,14 +44,16 @@ def to_filter(filters: MetadataFilters | None) -> FilterNode | None:
         raise UnsupportedFilterError(
             f"filters must be llama_index MetadataFilters, got {type(filters).__name__}."
         )
-    clauses = [_clause(item) for item in filters.filters]
+    clauses = tuple(_clause(item) for item in filters.filters)
     condition = filters.condition or FilterCondition.AND
-    if condition == FilterCondition.AND:
-        return all_of(clauses)
-    if condition == FilterCondition.OR:
-        return any_of(clauses)
     if condition == FilterCondition.NOT:
-        return none_of(clauses)
+        return Not(clauses[0] if len(clauses) == 1 else Or(clauses))
+    if len(clauses) == 1:
+        return clauses[0]
+    if condition == FilterCondition.OR:
+        return Or(clauses)
+    if condition == FilterCondition.AND:
+        return And(clauses)
     raise UnsupportedFilterError(f"Filter condition {condition!r}: use AND, OR or NOT.")
 
 
@@ -63,13 +65,18 @@ def _clause(item: Any) -> FilterNode:
         return node
     if not isinstance(item, MetadataFilter):
         raise UnsupportedFilterError(f"{item!r:.60} is not a MetadataFilter or MetadataFilters.")
-    operator = OPERATORS.get(FilterOperator(item.operator))
-    if operator is None:
+    operator = FilterOperator(item.operator)
+    name = OPERATORS.get(operator)
+    if name is None:
         raise UnsupportedFilterError(
-            f"Filter operator {FilterOperator(item.operator).name} on {item.key!r} is not "
-            f"supported; use one of {[op.name for op in OPERATORS]} (e.g. IN instead of ANY)."
+            f"Filter operator {operator.name} on {item.key!r} is not supported; use one of "
+            f"{[op.name for op in OPERATORS]} (e.g. IN instead of ANY)."
         )
     value: Any = item.value
-    if operator in ("in", "not in") and not isinstance(value, (list, tuple)):
+    if operator == FilterOperator.IS_EMPTY:
+        value = False  # {"$exists": False}: the key is missing (or None)
+    elif name in ("$in", "$nin") and not isinstance(value, (list, tuple)):
         value = [value]
-    return compare(item.key, operator, value)
+    node = parse_filter({item.key: {name: value}})
+    assert node is not None  # one key, one operator: one Comparison
+    return node
