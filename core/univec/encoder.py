@@ -182,7 +182,7 @@ class Encoder:
             input order.
         """
         result = self._embed(inputs, task, dimensions, dense=not multivector, multi=multivector)
-        return result.multi if multivector else result.dense
+        return _requested(result, multivector)
 
     def encode_both(
         self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
@@ -194,6 +194,24 @@ class Encoder:
         """
         return self._embed(inputs, task, dimensions, dense=True, multi=True)
 
+    @overload
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = ...,
+        multivector: Literal[False] = ...,
+    ) -> np.ndarray: ...
+    @overload
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: None = ...,
+        multivector: Literal[True],
+    ) -> list[np.ndarray]: ...
     async def aencode(
         self,
         inputs: Iterable[object],
@@ -206,7 +224,7 @@ class Encoder:
         result = await self._aembed(
             inputs, task, dimensions, dense=not multivector, multi=multivector
         )
-        return result.multi if multivector else result.dense
+        return _requested(result, multivector)
 
     async def aencode_both(
         self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
@@ -290,3 +308,14 @@ class Encoder:
                     f"Use one of {list(self.matryoshka_dims)} or None for the full {self.dim}."
                 )
         return normalize_inputs(inputs), spec
+
+
+def _requested(result: Embeddings, multivector: bool) -> np.ndarray | list[np.ndarray]:
+    """The output an ``encode`` call asked for (the backend computed exactly that one)."""
+    output = result.multi if multivector else result.dense
+    if output is None:
+        raise RuntimeError(
+            f"The backend returned no {'multi' if multivector else 'dense'} vectors although "
+            "they were requested; this is a bug in the backend."
+        )
+    return output

@@ -88,10 +88,12 @@ def as_image(value: object) -> Image:
         InvalidInputError: ``value`` cannot name an image.
         InputFileNotFoundError: A path does not exist.
     """
-    if isinstance(value, io.IOBase) or hasattr(value, "read"):
-        data = value.getvalue() if hasattr(value, "getvalue") else value.read()
-        return Image(data)
-    return Image(value)
+    source: Any = value  # Image checks the type itself and names the fix
+    if isinstance(source, io.BytesIO):
+        source = source.getvalue()
+    elif callable(getattr(source, "read", None)):
+        source = source.read()
+    return Image(source)
 
 
 class FamilyEncoder:

@@ -174,7 +174,7 @@ class CollectionStore:
     def clear(self, filter: Any = None) -> None:
         """Delete every document (matching ``filter``)."""
         with self._lock:
-            doomed = [document.id for document in self.collection.documents(filter)]
+            doomed = [document.id for document in self.collection.list_documents(filter)]
             if doomed:
                 self.collection.delete(doomed)
 
@@ -185,7 +185,7 @@ class CollectionStore:
 
     def documents(self, filter: Any = None) -> list[StoredDocument]:
         """Every stored document matching ``filter``."""
-        return self._locked(lambda: self.collection.documents(filter))
+        return self._locked(lambda: self.collection.list_documents(filter))
 
     def search(
         self, query: object, k: int, mode: str | None = None, filter: Any = None

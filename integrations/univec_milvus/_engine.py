@@ -186,12 +186,6 @@ class MilvusEngine(CollectionEngine):
         """Number of documents (their part 0) matching ``filter``."""
         return self._count(first_parts(self.expression(filter)))
 
-    def scan(
-        self, filter: FilterNode | str | None = None, *, with_dense: bool = False
-    ) -> list[PointRecord]:
-        """Part 0 of every document matching ``filter`` (ids listed, then rows fetched)."""
-        return self.retrieve(self.list_ids(first_parts(self.expression(filter))))
-
     def _count(self, expression: Expression | None) -> int:
         rows = self.call(
             self.client.query, self.name, output_fields=["count(*)"], **request(expression)
@@ -208,6 +202,32 @@ class MilvusEngine(CollectionEngine):
             parsed = parse_version(version)
             self._templates = not is_lite(version) and (parsed is None or parsed >= (2, 5, 0))
         return to_expression(filter, templates=self._templates)
+
+    def scroll(
+        self, filter: FilterNode | str | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """First parts of the documents matching ``filter`` (payloads only)."""
+        ids = self.list_ids(first_parts(self.expression(filter)))
+        if limit is not None:
+            ids = ids[:limit]
+        rows = {row[ID]: row for row in self.get_rows(ids, [PAYLOAD])}
+        records = []
+        for point in ids:
+            if point not in rows:
+                continue
+            payload = dict(rows[point].get(PAYLOAD) or {})
+            records.append(
+                PointRecord(
+                    point_id=point,
+                    document_id=payload.get(PAYLOAD_DOCUMENT_ID, ""),
+                    part=int(payload.get(PAYLOAD_PART, 0)),
+                    part_count=int(payload.get(PAYLOAD_PART_COUNT, 1)),
+                    dense=np.zeros(0, np.float32),
+                    multi=np.zeros((0, 0), np.float32),
+                    payload=payload,
+                )
+            )
+        return records
 
     def search(
         self,

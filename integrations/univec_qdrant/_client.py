@@ -191,28 +191,28 @@ class ClientEngine(CollectionEngine):
         result = self._call(self.client.count, self.name, count_filter=only_first, exact=True)
         return int(result.count)
 
-    def scan(
-        self, filter: FilterNode | Any | None = None, *, with_dense: bool = False
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
     ) -> list[PointRecord]:
-        """Part 0 of every document matching ``filter``, in pages of 256 points."""
+        """First parts of the documents matching ``filter`` (payloads only), page by page."""
         native = first_parts_filter(filter, self._filters)
-        records: list[PointRecord] = []
-        offset: Any = None
-        while True:
-            found, offset = self._call(
+        found: list[PointRecord] = []
+        offset = None
+        while limit is None or len(found) < limit:
+            page = 1000 if limit is None else min(1000, limit - len(found))
+            points, offset = self._call(
                 self.client.scroll,
                 self.name,
                 scroll_filter=native,
-                limit=256,
+                limit=page,
                 offset=offset,
                 with_payload=True,
-                with_vectors=[DENSE] if with_dense else False,
+                with_vectors=False,
             )
-            records.extend(
-                record_from_payload(str(p.id), p.payload or {}, p.vector or {}) for p in found
-            )
-            if offset is None or not found:
-                return records
+            found.extend(record_from_payload(str(p.id), p.payload or {}, {}) for p in points)
+            if offset is None or not points:
+                break
+        return found
 
     def search(
         self,

@@ -31,6 +31,8 @@ from univec_qdrant._schema import (
 )
 
 CONFIG_FILE = "edge_config.json"
+#: Points per scroll request.
+SCROLL_PAGE = 1000
 
 
 class EdgeEngine(CollectionEngine):
@@ -185,27 +187,23 @@ class EdgeEngine(CollectionEngine):
         )
         return int(self._call(self.shard.count, request))
 
-    def scan(
-        self, filter: FilterNode | Any | None = None, *, with_dense: bool = False
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
     ) -> list[PointRecord]:
-        """Part 0 of every document matching ``filter``, in pages of 256 points."""
+        """First parts of the documents matching ``filter`` (payloads only), page by page."""
         native = first_parts_filter(filter, self._filters)
-        records: list[PointRecord] = []
-        offset: Any = None
-        while True:
+        found: list[PointRecord] = []
+        offset = None
+        while limit is None or len(found) < limit:
+            page = SCROLL_PAGE if limit is None else min(SCROLL_PAGE, limit - len(found))
             request = self._edge.ScrollRequest(
-                offset=offset,
-                limit=256,
-                filter=native,
-                with_payload=True,
-                with_vector=[DENSE] if with_dense else False,
+                offset=offset, limit=page, filter=native, with_payload=True, with_vector=False
             )
-            found, offset = self._call(self.shard.scroll, request)
-            records.extend(
-                record_from_payload(str(r.id), r.payload or {}, r.vector or {}) for r in found
-            )
-            if offset is None or not found:
-                return records
+            records, offset = self._call(self.shard.scroll, request)
+            found.extend(record_from_payload(str(r.id), r.payload or {}, {}) for r in records)
+            if offset is None or not records:
+                break
+        return found
 
     def search(
         self,

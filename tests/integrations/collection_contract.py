@@ -434,6 +434,11 @@ def test_filter_dict_forms_and_dates(store):
     assert found({"$and": [{"lang": ["en", "fr"]}, {"date": {"gt": "2022-01-01"}}]}) == {"b", "d"}
     assert found({"date": {"lte": datetime(2022, 12, 31, 23, 59, 59)}}) == {"a", "d"}
     assert found({"date": {"<": date(2022, 1, 1)}}) == {"a"}
+    # Listing by filter (no query): every match, with its metadata and text.
+    listed = collection.list_documents({"lang": "en"})
+    assert {(d.id, d.text) for d in listed} == {("a", TEXTS[0]), ("d", TEXTS[3])}
+    assert {d.id: d.metadata for d in listed}["a"] == metadata[0]
+    assert len(collection.list_documents()) == 4 and len(collection.list_documents(limit=3)) == 3
     with pytest.raises(InvalidFilterError, match="'greater'"):
         collection.search("text", filter={"year": {"greater": 1}})
     with pytest.raises(InvalidFilterError, match="ISO 8601"):

@@ -491,26 +491,29 @@ class MultiVectorCollection:
             documents.append(document)
         return documents
 
-    def documents(
-        self, filter: Mapping[str, Any] | Any | None = None, *, with_vectors: bool = False
+    def list_documents(
+        self, filter: Mapping[str, Any] | Any | None = None, limit: int | None = None
     ) -> list[StoredDocument]:
-        """Every stored document matching ``filter`` (as in :meth:`search`), in no set order.
+        """The stored documents matching ``filter`` (all of them without one), without vectors.
 
         Args:
-            filter: Metadata conditions, or ``None`` for all documents.
-            with_vectors: Also return each document's dense and multi vectors (a second read).
+            filter: As in :meth:`search`.
+            limit: At most this many documents (default: all).
+
+        Returns:
+            The documents in the engine's order (not ranked).
         """
         self._check_open()
-        heads = self._engine.scan(engine_filter(filter))
-        if with_vectors:
-            return self.get([_id_of(record) for record in heads], with_vectors=True)
+        if limit is not None:
+            limit = _positive_int("limit", limit)
+        records = self._engine.scroll(engine_filter(filter), limit)
         return [
             StoredDocument(
                 id=_id_of(record),
                 metadata=dict(record.payload.get(PAYLOAD_METADATA) or {}),
                 text=record.payload.get(PAYLOAD_TEXT),
             )
-            for record in heads
+            for record in records
         ]
 
     def delete(self, ids: Sequence[DocumentId]) -> None:

@@ -77,15 +77,14 @@ class CollectionEngine(ABC):
         """
         return self.count(filter)
 
-    def scan(
-        self, filter: FilterNode | Any | None = None, *, with_dense: bool = False
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
     ) -> list[PointRecord]:
-        """Part 0 of every document matching ``filter`` (payload, and the dense vector if asked).
+        """The first parts (``part == 0``) of the documents matching ``filter``, without vectors.
 
-        Token vectors are not read (``multi`` is empty). Engines that can list points override
-        this; the default says which engine cannot.
+        At most ``limit`` of them (all when ``None``), in the engine's order.
         """
-        raise NotImplementedError(f"{type(self).__name__} cannot list the documents it stores.")
+        raise NotImplementedError(f"{type(self).__name__} cannot list documents by filter.")
 
     def flush(self) -> None:  # noqa: B027 - an optional hook: most engines need nothing here
         """Make the writes durable (seal segments, build indexes); called at the end of ``add``."""

@@ -155,7 +155,7 @@ def test_readding_replaces_and_deletes_stick(store, collection):
     store.add(text_nodes())
     assert collection.count() == len(TEXTS)
     store.delete("doc-a")  # the ref doc of t0..t2
-    assert sorted(str(d.id) for d in collection.documents()) == ["t3", "t4"]
+    assert sorted(str(d.id) for d in collection.list_documents()) == ["t3", "t4"]
     store.delete_nodes(["t3"])
     assert [n.node_id for n in store.get_nodes(["t3", "t4"])] == ["t4"]
     store.clear()
@@ -170,7 +170,7 @@ async def test_async_forms(store, collection):
     assert [n.node_id for n in await store.aget_nodes(["t1"])] == ["t1"]
     await store.adelete_nodes(["t1"])
     await store.adelete("doc-b")
-    assert sorted(str(d.id) for d in collection.documents()) == ["t0", "t2"]
+    assert sorted(str(d.id) for d in collection.list_documents()) == ["t0", "t2"]
     await store.aclear()
     assert collection.count() == 0
 
@@ -243,4 +243,4 @@ def test_filters_select_exactly_the_brute_force_nodes(store):
         )
     assert {len(expected_ids(to_filter(f), ids, ROWS)) for f in FILTERS} >= {1, 2, 3, 4}
     store.delete_nodes(filters=FILTERS[0])  # lang == en
-    assert sorted(str(d.id) for d in store.client.documents()) == ["n1", "n2", "n4"]
+    assert sorted(str(d.id) for d in store.client.list_documents()) == ["n1", "n2", "n4"]

@@ -169,8 +169,9 @@ class LocalBackend:
     def close(self) -> None:
         """Drop the model (and free GPU memory), after the forward pass in progress, if any."""
         with self._lock:
-            self.closed = True
-            self.model = None
+            if not self.closed:
+                self.closed = True
+                del self.model  # frees the weights; embed() checks ``closed`` first
         if self.device.type == "cuda":
             import torch
 
