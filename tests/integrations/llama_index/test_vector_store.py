@@ -244,3 +244,18 @@ def test_filters_select_exactly_the_brute_force_nodes(store):
     assert {len(expected_ids(to_filter(f), ids, ROWS)) for f in FILTERS} >= {1, 2, 3, 4}
     store.delete_nodes(filters=FILTERS[0])  # lang == en
     assert sorted(str(d.id) for d in store.client.list_documents()) == ["n1", "n2", "n4"]
+
+
+def test_documents_written_by_other_means_come_back_as_nodes(store, collection, golden_images):
+    collection.add(
+        [TEXTS[0], univec.Image(golden_images[0])],
+        ids=["plain", "picture"],
+        metadata=[{"a": 1}, None],
+    )
+    found = {n.node_id: n for n in store.get_nodes(["plain", "picture"])}
+    assert isinstance(found["picture"], ImageNode) and found["picture"].metadata == {}
+    assert found["plain"].get_content() == TEXTS[0] and found["plain"].metadata == {"a": 1}
+    index = VectorStoreIndex.from_vector_store(store, embed_model=store.embed_model)
+    retrieved = index.as_retriever(similarity_top_k=2).retrieve(QUERY)
+    hits = collection.search(QUERY, k=2)
+    assert [(r.node.node_id, r.score) for r in retrieved] == [(str(h.id), h.score) for h in hits]

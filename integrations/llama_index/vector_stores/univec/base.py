@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.bridge.pydantic import PrivateAttr
-from llama_index.core.schema import BaseNode
+from llama_index.core.schema import BaseNode, ImageNode, TextNode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     MetadataFilters,
@@ -210,4 +210,9 @@ def _node_id(value: object) -> str:
 
 
 def _node(found: SearchHit | StoredDocument) -> BaseNode:
-    return metadata_dict_to_node(found.metadata)
+    if "_node_content" in found.metadata:
+        return metadata_dict_to_node(found.metadata)
+    # Written by other means (collection.add, the LangChain or Haystack store): text or image.
+    if found.text is None:
+        return ImageNode(id_=str(found.id), metadata=dict(found.metadata))
+    return TextNode(id_=str(found.id), text=found.text, metadata=dict(found.metadata))
