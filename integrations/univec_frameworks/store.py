@@ -94,7 +94,7 @@ class CollectionStore:
                 f"{owner} wraps a univec collection (univec_qdrant.QdrantCollection or "
                 f"univec_milvus.MilvusCollection), got {type(collection).__name__}."
             )
-        self.mode = check_mode(mode)
+        self.mode: SearchMode = check_mode(mode)
         self.owner = owner
         self._collection: MultiVectorCollection | None = collection
         self._lock = threading.RLock()
@@ -191,7 +191,7 @@ class CollectionStore:
         self, query: object, k: int, mode: str | None = None, filter: Any = None
     ) -> list[SearchHit]:
         """The ``k`` best documents for a text or image query, best first."""
-        chosen = self.mode if mode is None else check_mode(mode)
+        chosen: SearchMode = self.mode if mode is None else check_mode(mode)
         tree = engine_filter(filter)  # a bad filter fails before the model runs
         return self._locked(lambda: self.collection.search(query, k=k, mode=chosen, filter=tree))
 
