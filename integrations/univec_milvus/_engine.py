@@ -27,6 +27,7 @@ from univec.collections import (
 )
 from univec.collections.filters import FilterNode
 from univec.errors import (
+    ClosedError,
     CollectionError,
     ConfigurationError,
     InvalidArgumentError,
@@ -34,7 +35,16 @@ from univec.errors import (
 )
 from univec.secrets import describe_error, redact_url, url_password
 from univec_milvus._create import open_layout
-from univec_milvus._detect import DENSE, ID, LAYOUTS, PAYLOAD, TOKENS, is_lite, parse_version
+from univec_milvus._detect import (
+    DENSE,
+    ID,
+    LAYOUTS,
+    MUVERA,
+    PAYLOAD,
+    TOKENS,
+    is_lite,
+    parse_version,
+)
 from univec_milvus._filters import Expression, both, first_parts, quote, request, to_expression
 from univec_milvus._native import NativeLayout
 from univec_milvus._portable import PortableLayout
@@ -109,7 +119,7 @@ class MilvusEngine(CollectionEngine):
     def client(self) -> Any:
         """The ``MilvusClient``."""
         if self._client is None:
-            raise CollectionError(f"The Milvus collection {self.name!r} is closed.")
+            raise ClosedError(f"The Milvus collection {self.name!r} is closed.")
         return self._client
 
     @property
@@ -141,6 +151,11 @@ class MilvusEngine(CollectionEngine):
                     DENSE: np.asarray(record.dense, np.float32).tolist(),
                     PAYLOAD: record.payload,
                     **layout.token_fields(record.multi),
+                    **(
+                        {MUVERA: np.asarray(record.muvera, np.float32).tolist()}
+                        if record.muvera is not None
+                        else {}
+                    ),
                 }
                 for record in batch
             ]
@@ -275,16 +290,20 @@ class MilvusEngine(CollectionEngine):
         limit: int,
         expression: Expression | None,
         fields: list[str],
+        *,
+        field: str = DENSE,
+        metric: str = "COSINE",
     ) -> list[dict[str, Any]]:
-        """Cosine search returning rows: ``id``, ``distance`` and the ``fields`` asked for."""
+        """Search of one vector ``field`` (cosine of ``dense`` by default), returning rows:
+        ``id``, ``distance`` and the ``fields`` asked for."""
         results = self.call(
             self.client.search,
             self.name,
             data=[np.asarray(vector, np.float32).tolist()],
-            anns_field=DENSE,
+            anns_field=field,
             limit=limit,
             output_fields=fields,  # never empty: [] returns every field, token vectors included
-            search_params={"metric_type": "COSINE"},
+            search_params={"metric_type": metric},
             **request(expression),
         )
         return [

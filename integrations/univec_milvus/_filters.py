@@ -83,7 +83,7 @@ def literal(value: Any, *, key: str = "") -> str:
     """A Milvus literal for a filter value (str, int, float, bool or datetime).
 
     Raises:
-        InvalidArgumentError: ``value`` is another type (a list, a dict, bytes, ...).
+        InvalidFilterError: ``value`` is another type (a list, a dict, bytes, ...).
     """
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -91,13 +91,13 @@ def literal(value: Any, *, key: str = "") -> str:
         return str(value)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            raise InvalidArgumentError(f"Filter value {value!r} on {key!r} is not a finite number.")
+            raise InvalidFilterError(f"Filter value {value!r} on {key!r} is not a finite number.")
         return repr(value)
     if isinstance(value, str):
         return quote(value)
     if isinstance(value, datetime):
         return quote(iso_text(value))
-    raise InvalidArgumentError(
+    raise InvalidFilterError(
         f"Filter value {value!r:.60} on {key!r} is a {type(value).__name__}; filter on str, int, "
         "float, bool, datetime or None values."
     )
@@ -142,7 +142,7 @@ def to_expression(
             escaped literals (Milvus Lite, which has no expression templates).
 
     Raises:
-        InvalidArgumentError: ``filter`` is of another type.
+        InvalidFilterError: ``filter`` is of another type.
         UnsupportedFilterError: A node Milvus cannot express (e.g. ``>`` on a bool).
     """
     if filter is None:
@@ -154,7 +154,7 @@ def to_expression(
         if filter is None:
             return None
     if not is_filter_node(filter):
-        raise InvalidArgumentError(
+        raise InvalidFilterError(
             f"filter of type {type(filter).__name__} is not a Milvus boolean expression; pass a "
             "metadata dict such as {'lang': 'en'}, a univec filter tree, or an expression "
             'string such as \'payload["metadata"]["lang"] == "en"\'.'

@@ -26,8 +26,8 @@ from tests.integrations.collection_support import TEXTS, exact_maxsim, make_pdf,
 from univec.collections import And, Comparison, MultiVectorCollection, Not, Or
 from univec.collections.filters import COMPARISON_OPERATORS
 from univec.errors import (
+    ClosedError,
     CollectionError,
-    ConfigurationError,
     InvalidArgumentError,
     InvalidDimensionsError,
     InvalidFilterError,
@@ -233,7 +233,7 @@ def test_filters_eq_in_and_native(store):
     # A dotted key is a path into nested metadata; a tuple key names a dotted key literally.
     assert found({"a.b": 1}) == {"b"}
     assert found(Comparison(("a.b",), "==", 1)) == {"a"}
-    with pytest.raises(ConfigurationError, match="'lang' lists no values"):
+    with pytest.raises(InvalidFilterError, match="'lang' lists no values"):
         collection.search("x", filter={"lang": []})
     for native, expected in store.native_filters:
         assert found(native) == expected
@@ -593,5 +593,5 @@ def test_closed_collection_refuses_work(collection):
     with collection:
         collection.add(["x"])
     collection.close()  # idempotent
-    with pytest.raises(CollectionError, match="closed"):
+    with pytest.raises(ClosedError, match="closed"):
         collection.search("x")

@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from univec.backends.base import Embeddings
+from univec.collections.compression import (
+    FirstStage,
+    MuveraEncoding,
+    StorageOptions,
+    TokenPrecision,
+    pool_tokens,
+)
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
@@ -33,11 +40,13 @@ from univec.collections.types import (
     StoredDocument,
 )
 from univec.errors import (
+    ClosedError,
     CollectionError,
     ConfigurationError,
     InvalidArgumentError,
     InvalidDimensionsError,
     InvalidInputError,
+    check_positive_int,
 )
 from univec.inputs import Image, normalize_inputs
 from univec.scoring import maxsim
@@ -71,6 +80,16 @@ class MultiVectorCollection:
         batch_size: Documents encoded and upserted per batch in :meth:`add`.
         candidates: Default number of dense candidates a ``"hybrid"`` search reranks.
         progress: Show a progress bar while adding.
+        pool_factor: Pool each document's token vectors into ``ceil(n / pool_factor)`` at
+            ingest (hierarchical clustering by cosine; queries are never pooled). ``1`` (the
+            default) stores every token.
+        token_precision: How token vectors are stored: ``"float32"`` (default), ``"float16"``,
+            ``"int8"`` or ``"binary"`` (the engines say what they keep for exact rescoring).
+        first_stage: Candidates of ``"hybrid"`` searches: ``"dense"`` (default) or
+            ``"muvera"`` (a fixed-dimensional encoding of the token vectors, stored beside them).
+
+    The three storage options are stored with the collection: reopening it with other values
+    raises :class:`~univec.errors.SchemaMismatchError`.
 
     Example:
         >>> with QdrantCollection("docs", encoder, path="./univec_data") as docs:
@@ -93,7 +112,15 @@ class MultiVectorCollection:
         batch_size: int = 32,
         candidates: int = DEFAULT_CANDIDATES,
         progress: bool = True,
+        pool_factor: int = 1,
+        token_precision: TokenPrecision = "float32",
+        first_stage: FirstStage = "dense",
     ) -> None:
+        try:
+            storage = StorageOptions(pool_factor, token_precision, first_stage)
+        except BaseException:
+            engine.close()
+            raise
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"Collection name {name!r} must be a non-empty string.")
         info = encoder.info
@@ -107,12 +134,13 @@ class MultiVectorCollection:
         self.name = name
         self.encoder = encoder
         self.dimensions = dimensions
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.candidates = _positive_int("candidates", candidates)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.candidates = check_positive_int("candidates", candidates)
         self.progress = progress
         self.schema = CollectionSchema(
-            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim
+            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim, storage=storage
         )
+        self._muvera = MuveraEncoding(dim=info.multivector_dim) if first_stage == "muvera" else None
         self._engine = engine
         self._closed = False
         try:
@@ -136,6 +164,7 @@ class MultiVectorCollection:
         ids: Sequence[DocumentId] | None = None,
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         batch_size: int | None = None,
+        late_chunking: bool = False,
         *,
         embeddings: Embeddings | None = None,
     ) -> list[DocumentId]:
@@ -149,6 +178,9 @@ class MultiVectorCollection:
             metadata: One JSON-serialisable dict (or ``None``) per item, returned by searches
                 and usable in their ``filter``.
             batch_size: Documents per encoding/upsert batch (default: the collection's).
+            late_chunking: ``items`` are the text chunks of one document, split already: their
+                single vectors are late-chunked over the whole document (see
+                :mod:`univec.late_chunking`); their token vectors are each chunk's own.
             embeddings: Both outputs of an earlier ``encode_both(items, "retrieval.passage",
                 dimensions=collection.dimensions)`` pass over exactly these items: they are
                 stored as given and the encoder is not run (framework stores use this when
@@ -164,10 +196,17 @@ class MultiVectorCollection:
         """
         self._check_open()
         documents = normalize_inputs(items)
-        batch = self.batch_size if batch_size is None else _positive_int("batch_size", batch_size)
+        batch = (
+            self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size)
+        )
         document_ids = self._document_ids(documents, ids)
         metadatas = self._metadatas(metadata, len(documents))
         if embeddings is not None:
+            if late_chunking:
+                raise InvalidArgumentError(
+                    "embeddings and late_chunking=True exclude each other: precomputed vectors "
+                    "are stored as given. Late-chunk them when encoding, or drop embeddings."
+                )
             self._check_embeddings(embeddings, len(documents))
         order = list(range(len(documents)))
         if ids is None:  # identical content: store it once (the same id would be written twice)
@@ -175,6 +214,11 @@ class MultiVectorCollection:
             for position, document_id in enumerate(document_ids):
                 first.setdefault(document_id, position)
             order = sorted(first.values())
+        late_dense = None
+        if late_chunking:  # one document: its chunk vectors see all of it
+            late_dense = self.encoder.encode(
+                documents, "retrieval.passage", dimensions=self.dimensions, late_chunking=True
+            )
         progress_bar = _progress(len(order), f"Adding to {self.name}", disable=not self.progress)
         finished = False
         try:
@@ -184,6 +228,7 @@ class MultiVectorCollection:
                     [documents[i] for i in chunk],
                     [document_ids[i] for i in chunk],
                     [metadatas[i] for i in chunk],
+                    None if late_dense is None else late_dense[chunk],
                     _select(embeddings, chunk),
                 )
                 progress_bar.update(len(chunk))
@@ -202,12 +247,16 @@ class MultiVectorCollection:
         documents: list[str | Image],
         document_ids: list[DocumentId],
         metadatas: list[dict[str, Any]],
+        late_dense: np.ndarray | None = None,
         embeddings: Embeddings | None = None,
     ) -> None:
-        if embeddings is None:
+        if embeddings is None and late_dense is None:
             embeddings = self.encoder.encode_both(
                 documents, "retrieval.passage", dimensions=self.dimensions
             )
+        elif embeddings is None:
+            multi = self.encoder.encode(documents, "retrieval.passage", multivector=True)
+            embeddings = Embeddings(late_dense, multi)
         if embeddings.dense is None or embeddings.multi is None:
             raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")
         if len(embeddings.dense) != len(documents) or len(embeddings.multi) != len(documents):
@@ -220,7 +269,8 @@ class MultiVectorCollection:
         for document, document_id, meta, dense, multi in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
-            parts = self._split(np.asarray(multi, np.float32))
+            stored = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
+            parts = self._split(stored)
             new_part_counts[document_key(document_id)] = len(parts)
             for part, tokens in enumerate(parts):
                 payload: dict[str, Any] = {
@@ -242,6 +292,10 @@ class MultiVectorCollection:
                         payload=payload,
                     )
                 )
+        if self._muvera is not None and records:
+            encodings = self._muvera.documents([record.multi for record in records])
+            for record, encoding in zip(records, encodings, strict=True):
+                record.muvera = encoding
         # A replaced document may have had more parts than it has now. Delete those first, so
         # that a failure between the two steps leaves nothing a re-run cannot repair: the old
         # part count is still on the stored parts and is read again.
@@ -266,7 +320,7 @@ class MultiVectorCollection:
             )
 
     def _split(self, multi: np.ndarray) -> list[np.ndarray]:
-        size = _positive_int("max_part_tokens", self.max_part_tokens)
+        size = check_positive_int("max_part_tokens", self.max_part_tokens)
         if len(multi) <= size:
             return [multi]
         return [multi[start : start + size] for start in range(0, len(multi), size)]
@@ -369,9 +423,13 @@ class MultiVectorCollection:
             raise InvalidArgumentError(
                 f"mode={mode!r} is not a search mode; use one of {list(SEARCH_MODES)}."
             )
-        k = _positive_int("k", k)
-        pool = self.candidates if candidates is None else _positive_int("candidates", candidates)
+        k = check_positive_int("k", k)
+        pool = (
+            self.candidates if candidates is None else check_positive_int("candidates", candidates)
+        )
         dense, multi = self._encode_query(query, mode)
+        if mode == "hybrid" and self._muvera is not None and multi is not None:
+            dense = self._muvera.query(multi)  # the first stage's query vector
         conditions = engine_filter(filter)
         limit = k
         while True:
@@ -505,7 +563,7 @@ class MultiVectorCollection:
         """
         self._check_open()
         if limit is not None:
-            limit = _positive_int("limit", limit)
+            limit = check_positive_int("limit", limit)
         records = self._engine.scroll(engine_filter(filter), limit)
         return [
             StoredDocument(
@@ -553,18 +611,12 @@ class MultiVectorCollection:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise CollectionError(
+            raise ClosedError(
                 f"Collection {self.name!r} is closed; open a new {type(self).__name__}."
             )
 
 
 # --------------------------------------------------------------------------- helpers
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidArgumentError(f"{name}={value!r} must be a positive integer.")
-    return int(value)
-
-
 def _select(embeddings: Embeddings | None, positions: list[int]) -> Embeddings | None:
     if embeddings is None or embeddings.dense is None or embeddings.multi is None:
         return None

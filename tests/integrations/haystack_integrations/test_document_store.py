@@ -19,6 +19,7 @@ from haystack.testing.document_store import (
 from haystack.testing.document_store_async import (
     CountDocumentsAsyncTest,
     CountDocumentsByFilterAsyncTest,
+    DeleteAllAsyncTest,
     DeleteByFilterAsyncTest,
     DeleteDocumentsAsyncTest,
     FilterDocumentsAsyncTest,
@@ -63,6 +64,7 @@ class TestAsync(
     _Store,
     CountDocumentsAsyncTest,
     CountDocumentsByFilterAsyncTest,
+    DeleteAllAsyncTest,
     DeleteByFilterAsyncTest,
     DeleteDocumentsAsyncTest,
     FilterDocumentsAsyncTest,

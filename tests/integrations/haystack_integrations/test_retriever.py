@@ -140,6 +140,8 @@ def test_bad_input_gets_the_expected_error_types(store):
         store.filter_documents({"field": "meta.i", "operator": "like", "value": 1})
     with pytest.raises(FilterError, match=r"'meta\.<key>'"):
         store.filter_documents({"field": "embedding", "operator": "==", "value": 1})
+    with pytest.raises(FilterError, match="not a finite number"):  # what no engine can compare
+        store.filter_documents({"field": "meta.i", "operator": "==", "value": float("nan")})
     with pytest.raises(ValueError, match=r"Haystack ids are str.*str\(3\)"):
         store.delete_documents([3])
     with pytest.raises(ValueError, match="no text content, no image blob"):

@@ -37,10 +37,11 @@ from univec.collections import (
 )
 from univec.collections.filters import evaluate
 from univec.errors import (
+    ClosedError,
     CollectionError,
-    ConfigurationError,
     InvalidArgumentError,
     InvalidDimensionsError,
+    InvalidFilterError,
     InvalidInputError,
 )
 from univec.inputs import normalize_inputs
@@ -382,7 +383,7 @@ def test_normalize_filter_forms():
 
 @pytest.mark.parametrize("empty", [[], {"in": []}, set()])
 def test_normalize_filter_rejects_an_empty_value_list(empty):
-    with pytest.raises(ConfigurationError, match="'tag' lists no values"):
+    with pytest.raises(InvalidFilterError, match="'tag' lists no values"):
         normalize_filter({"tag": empty})
 
 
@@ -479,7 +480,7 @@ def test_close_and_context_manager(encoder):
     with MultiVectorCollection("docs", encoder, engine, progress=False) as collection:
         collection.add(["x"])
     assert engine.closed
-    with pytest.raises(CollectionError, match="closed"):
+    with pytest.raises(ClosedError, match="closed"):
         collection.search("x")
     collection.close()  # idempotent
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from univec._optional import require
 from univec.backends.base import Embeddings, ModelInfo, truncate_dims
-from univec.errors import ConfigurationError
+from univec.errors import ClosedError, ConfigurationError, check_positive_int
 from univec.inputs import DEFAULT_DOWNLOAD_TIMEOUT, Image
 from univec.tasks import TaskSpec
 
@@ -66,11 +66,14 @@ class LocalBackend:
         max_pixels: int | None = None,
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
-        _check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
+        from univec.models import check_local_model
+
+        check_local_model(model)
+        check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
         if token_budget is not None:
-            _check_positive_int("token_budget", token_budget)
+            check_positive_int("token_budget", token_budget)
         if max_batch_size is not None:
-            _check_positive_int("max_batch_size", max_batch_size)
+            check_positive_int("max_batch_size", max_batch_size)
         require("torch", "local")
         require("transformers", "local")
         from univec.backends.local.checkpoint import open_checkpoint
@@ -126,8 +129,12 @@ class LocalBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        late_chunking: bool = False,
     ) -> Embeddings:
         """Encode ``items`` (texts and images, in any mix), computing only what is asked.
+
+        ``late_chunking=True``: the items are text chunks of one document (see
+        :mod:`univec.late_chunking`); single vectors only.
 
         Returns:
             :class:`Embeddings` in input order; ``usage`` counts every token fed to the model.
@@ -136,7 +143,7 @@ class LocalBackend:
 
         with self._lock:
             if self.closed:
-                raise ConfigurationError(
+                raise ClosedError(
                     f"{self!r} was closed; create a new encoder to encode more inputs."
                 )
             if multi and self.model.multi_vector_projector is None:
@@ -145,6 +152,12 @@ class LocalBackend:
                     "vLLM variant?). Use jinaai/jina-embeddings-v4 for multi-vectors."
                 )
             self.adapters.activate(task.adapter)
+            if late_chunking:
+                from univec.backends.local.late_chunking import embed_late_chunks
+
+                chunks = [item for item in items if isinstance(item, str)]
+                vectors, usage = embed_late_chunks(self, chunks, task)
+                return Embeddings(dense=truncate_dims(vectors, dimensions), usage=usage)
             pooled, tokens, usage = run_batches(self, items, task, dense=dense, multi=multi)
         dense_out = None
         if dense:
@@ -160,10 +173,17 @@ class LocalBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        late_chunking: bool = False,
     ) -> Embeddings:
         """:meth:`embed` in a worker thread, so the event loop keeps running."""
         return await asyncio.to_thread(
-            self.embed, items, task, dense=dense, multi=multi, dimensions=dimensions
+            self.embed,
+            items,
+            task,
+            dense=dense,
+            multi=multi,
+            dimensions=dimensions,
+            late_chunking=late_chunking,
         )
 
     def close(self) -> None:
@@ -176,12 +196,3 @@ class LocalBackend:
             import torch
 
             torch.cuda.empty_cache()
-
-
-def _check_positive_int(name: str, value: object, cap: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name}={value!r} must be a positive integer.")
-    if cap is not None and value > cap:
-        raise ConfigurationError(
-            f"{name}={value!r} is over the model's limit of {cap} tokens. Use at most {cap}."
-        )
