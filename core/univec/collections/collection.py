@@ -266,10 +266,12 @@ class MultiVectorCollection:
             )
         records: list[PointRecord] = []
         new_part_counts: dict[str, int] = {}
-        for document, document_id, meta, dense, multi in zip(
+        for document, document_id, meta, dense, token_vectors in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
-            stored = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
+            stored = pool_tokens(
+                np.asarray(token_vectors, np.float32), self.schema.storage.pool_factor
+            )
             parts = self._split(stored)
             new_part_counts[document_key(document_id)] = len(parts)
             for part, tokens in enumerate(parts):
