@@ -16,8 +16,9 @@ PUBLIC = {
     },
     "univec_qdrant": {"DEFAULT_PATH", "HnswSettings", "QdrantCollection"},
     "univec_milvus": {"DEFAULT_URI", "MilvusCollection"},
-    "langchain_univec": {"UnivecEmbeddings"},
+    "langchain_univec": {"UnivecEmbeddings", "UnivecVectorStore"},
     "llama_index.embeddings.univec": {"UnivecEmbedding"},
+    "llama_index.vector_stores.univec": {"UnivecVectorStore"},
     "haystack_integrations.components.embedders.univec": {
         "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecImageEmbedder",
         "UnivecTextEmbedder",

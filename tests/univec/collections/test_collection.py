@@ -494,3 +494,30 @@ def test_engine_is_closed_when_opening_fails(encoder):
     with pytest.raises(univec.errors.SchemaMismatchError):
         MultiVectorCollection("docs", encoder, engine)
     assert engine.closed
+
+
+def test_add_stores_precomputed_embeddings_without_encoding(collection, engine, encoder):
+    both = encoder.encode_both(TEXTS[:2], "retrieval.passage")
+    encoder.calls.clear()
+    collection.add(TEXTS[:2], ids=["a", "b"], embeddings=both, batch_size=1)
+    assert encoder.calls == []  # the pass already ran: the vectors are stored as given
+    np.testing.assert_allclose(engine.points[point_id("b")].dense, both.dense[1])
+    np.testing.assert_allclose(engine.points[point_id("b")].multi, both.multi[1])
+    with pytest.raises(univec.errors.InvalidArgumentError, match="all 3 items"):
+        collection.add(TEXTS[:3], ids=["a", "b", "c"], embeddings=both)
+    small = encoder.encode_both(TEXTS[:2], "retrieval.passage", dimensions=16)
+    with pytest.raises(univec.errors.InvalidDimensionsError, match="encode with dimensions=None"):
+        collection.add(TEXTS[:2], ids=["a", "b"], embeddings=small)
+    with pytest.raises(univec.errors.InvalidArgumentError, match="exclude each other"):
+        collection.add(TEXTS[:2], ids=["a", "b"], embeddings=both, late_chunking=True)
+
+
+def test_maximal_marginal_relevance_trades_relevance_for_diversity():
+    from univec.scoring import maximal_marginal_relevance
+
+    vectors = np.array([[1.0, 0.0], [0.99, 0.141], [0.0, 1.0]], np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query = np.array([1.0, 0.0], np.float32)
+    assert maximal_marginal_relevance(query, vectors, 2, 1.0) == [0, 1]  # relevance only
+    assert maximal_marginal_relevance(query, vectors, 2, 0.3) == [0, 2]  # the near-duplicate waits
+    assert maximal_marginal_relevance(query, vectors[:0], 2, 0.5) == []
