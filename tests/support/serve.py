@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from typing import Any
 
 import uvicorn
 
 from univec.server import ServerSettings, create_app
-from univec.server.runner import bind
+from univec.server.runner import bind, draining_server
 
 __all__ = ["ServerThread"]
 
@@ -35,7 +36,7 @@ class ServerThread:
         self.root = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.root}/v1"
         config = uvicorn.Config(self.app, log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
+        self.server = draining_server(config, self.state)
         self._thread = threading.Thread(target=self._serve, name="univec-serve-test", daemon=True)
 
     def _serve(self) -> None:
@@ -48,8 +49,8 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
-        self.state.draining = True
-        self.server.should_exit = True
+        """What SIGTERM does: new requests get 503, in-flight ones finish, then it exits."""
+        self.server.handle_exit(signal.SIGTERM, None)
         self._thread.join(60)
         self._sock.close()
 

@@ -243,7 +243,7 @@ def _documents(relative: str, path: Path, data: bytes, digest: str) -> _FileDocu
         return _FileDocuments(relative, digest, [image], [relative], [{**meta, "kind": "image"}])
     from univec.pdf import pdf_pages
 
-    pages: list[str | Image] = list(pdf_pages(path))
+    pages: list[str | Image] = list(pdf_pages(data))
     ids = [f"{relative}#page={number}" for number in range(1, len(pages) + 1)]
     metadata = [{**meta, "kind": "pdf", "page": n} for n in range(1, len(pages) + 1)]
     return _FileDocuments(relative, digest, pages, ids, metadata)

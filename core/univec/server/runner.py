@@ -15,7 +15,7 @@ from univec.server.settings import ServerSettings, is_loopback
 if TYPE_CHECKING:
     from univec.encoder import Encoder
 
-__all__ = ["bind", "run_server"]
+__all__ = ["bind", "draining_server", "run_server"]
 
 logger = logging.getLogger("univec.server")
 
@@ -40,6 +40,22 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def draining_server(config: Any, state: ServerState) -> Any:
+    """A ``uvicorn.Server`` that, on SIGINT/SIGTERM, answers new requests with 503 first.
+
+    uvicorn then stops accepting connections, waits for the requests in flight (up to its
+    ``timeout_graceful_shutdown``) and runs the app's shutdown, which drains the batcher.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            state.draining = True
+            super().handle_exit(sig, frame)
+
+    return DrainingServer(config)
 
 
 def check_exposure(host: str, settings: ServerSettings, insecure: bool) -> None:
@@ -94,13 +110,6 @@ def run_server(
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
 
-    class DrainingServer(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            # From here on requests still arriving on open connections get 503; uvicorn then
-            # stops accepting, waits for the requests in flight, and runs the app's shutdown.
-            state.draining = True
-            super().handle_exit(sig, frame)
-
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -108,7 +117,7 @@ def run_server(
         access_log=False,
         server_header=False,
     )
-    server = DrainingServer(config)
+    server = draining_server(config, state)
     if on_listen is not None:
         on_listen(f"http://{shown}:{bound_port}")
     try:
