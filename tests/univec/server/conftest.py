@@ -31,9 +31,7 @@ def served(tiny_encoder):
 def served_api(served, tiny_encoder):
     """``univec.Encoder.api`` pointed at the served tiny model."""
     info = dataclasses.replace(tiny_encoder.info, name="jina-embeddings-v4")
-    encoder = univec.Encoder.api(
-        KEYS[1], base_url=served.base_url, model_info=info, max_attempts=1
-    )
+    encoder = univec.Encoder.api(KEYS[1], base_url=served.base_url, model_info=info, max_attempts=1)
     yield encoder
     encoder.close()
 
