@@ -1,9 +1,10 @@
 """Dynamic batching: concurrent requests share forward passes.
 
 Requests wait in one bounded queue. A single worker takes the oldest request and every queued
-request of the same task after it, up to a token budget and an input count, and encodes them
-in one backend call (the local backend then packs them into padded forward passes by its own
-token budget). While that runs, new requests queue up and form the next batch, so under load
+request of the same task family after it (tasks sharing a LoRA adapter, e.g.
+``retrieval.query`` and ``retrieval.passage``: switching adapters costs a re-merge of the
+weights), up to a token budget and an input count, and encodes them with one backend call per
+task (the local backend then packs each into padded forward passes by its own token budget). While that runs, new requests queue up and form the next batch, so under load
 many small requests cost about what one large one does, and an idle server answers a lone
 request at once: there is no fixed wait.
 """
@@ -150,7 +151,7 @@ class DynamicBatcher:
                     job.future.set_result(outcome)
 
     def _take(self) -> list[_Job]:
-        """The oldest live job and the queued jobs of its task that fit the budget after it."""
+        """The oldest live job and the queued jobs of its adapter that fit the budget after it."""
         group: list[_Job] = []
         tokens = inputs = 0
         kept: collections.deque[_Job] = collections.deque()
@@ -161,7 +162,7 @@ class DynamicBatcher:
                 continue
             fits = not group or (
                 self.batching
-                and job.task == group[0].task
+                and job.task.adapter == group[0].task.adapter
                 and tokens + job.tokens <= self.max_batch_tokens
                 and inputs + len(job.items) <= self.max_batch_inputs
             )
@@ -201,20 +202,24 @@ class DynamicBatcher:
         return outcomes
 
     def _encode_together(self, group: list[_Job]) -> list[Embeddings | BaseException]:
-        items = [item for job in group for item in job.items]
-        dense = any(job.dense for job in group)
-        multi = any(job.multi for job in group)
-        result = self.backend.embed(items, group[0].task, dense=dense, multi=multi, dimensions=None)
-        self.batches += 1
-        self.inputs += len(items)
-        outcomes: list[Embeddings | BaseException] = []
-        start = 0
-        for job in group:
-            stop = start + len(job.items)
-            job_dense: np.ndarray | None = None
-            if job.dense and result.dense is not None:
-                job_dense = result.dense[start:stop]
-            job_multi = result.multi[start:stop] if job.multi and result.multi else None
-            outcomes.append(Embeddings(dense=job_dense, multi=job_multi))
-            start = stop
-        return outcomes
+        """One backend call per task of ``group`` (all of one adapter: no re-merge between)."""
+        outcomes: dict[int, Embeddings] = {}
+        tasks = list(dict.fromkeys(job.task for job in group))
+        for task in tasks:
+            jobs = [job for job in group if job.task == task]
+            items = [item for job in jobs for item in job.items]
+            dense = any(job.dense for job in jobs)
+            multi = any(job.multi for job in jobs)
+            result = self.backend.embed(items, task, dense=dense, multi=multi, dimensions=None)
+            self.batches += 1
+            self.inputs += len(items)
+            start = 0
+            for job in jobs:
+                stop = start + len(job.items)
+                job_dense: np.ndarray | None = None
+                if job.dense and result.dense is not None:
+                    job_dense = result.dense[start:stop]
+                job_multi = result.multi[start:stop] if job.multi and result.multi else None
+                outcomes[id(job)] = Embeddings(dense=job_dense, multi=job_multi)
+                start = stop
+        return [outcomes[id(job)] for job in group]

@@ -50,9 +50,11 @@ class GatedBackend:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.calls: list[int] = []
+        self.tasks: list[str] = []
 
     def embed(self, items, task, *, dense, multi, dimensions) -> Embeddings:
         self.calls.append(len(items))
+        self.tasks.append(task.name)
         self.entered.set()
         if not self.release.wait(60):
             raise TimeoutError("the test never released the gate")

@@ -51,7 +51,7 @@ def test_queued_requests_share_forward_passes_by_task(gated, tiny_encoder, batch
         )
         backend.entered.wait(30)  # request 0 is in the forward pass; the others queue up
         bodies = {
-            n: {"model": MODEL, "input": texts(n, 1 + n % 4), "task": TASKS[n % 2]}
+            n: {"model": MODEL, "input": texts(n, 1 + n % 4), "task": TASKS[n % 3]}
             for n in range(1, 11)
         }
         threads = [request_in_thread(server, body, replies, n) for n, body in bodies.items()]
@@ -65,12 +65,18 @@ def test_queued_requests_share_forward_passes_by_task(gated, tiny_encoder, batch
         np.testing.assert_allclose(
             got, tiny_encoder.encode(body["input"], task=body["task"]), atol=1e-5
         )
-    if batching:  # request 0, then one batch per task: retrieval.query and retrieval.passage
-        per_task = [
-            sum(len(body["input"]) for body in bodies.values() if body["task"] == task)
-            for task in TASKS[:2]
-        ]
-        assert backend.calls[0] == 2 and sorted(backend.calls[1:]) == sorted(per_task)
+    if batching:  # request 0, then one call per task, the two retrieval tasks side by side
+        per_task = {
+            task: sum(len(body["input"]) for body in bodies.values() if body["task"] == task)
+            for task in TASKS[:3]
+        }
+        assert backend.calls[0] == 2 and len(backend.calls) == 4
+        assert dict(zip(backend.tasks[1:], backend.calls[1:], strict=True)) == per_task
+        adapters = [task.split(".")[0] for task in backend.tasks[1:]]
+        assert adapters in (
+            ["retrieval", "retrieval", "text-matching"],
+            ["text-matching", "retrieval", "retrieval"],
+        )  # one adapter switch, not two
     else:  # one request per forward pass
         sizes = sorted(len(body["input"]) for body in bodies.values())
         assert backend.calls[0] == 2 and sorted(backend.calls[1:]) == sizes
