@@ -36,10 +36,29 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny-jev4"
 RESULTS = Path(__file__).parent / "results"
 TASKS = ["retrieval.query", "retrieval.passage", "text-matching"]
-WORDS = (
-    "retrieval embedding vector model query passage document image token layer attention "
-    "late interaction multi matryoshka projection adapter language vision index search"
-).split()
+WORDS = [
+    "retrieval",
+    "embedding",
+    "vector",
+    "model",
+    "query",
+    "passage",
+    "document",
+    "image",
+    "token",
+    "layer",
+    "attention",
+    "late",
+    "interaction",
+    "multi",
+    "matryoshka",
+    "projection",
+    "adapter",
+    "language",
+    "vision",
+    "index",
+    "search",
+]
 TARGET_THROUGHPUT = 4.0
 
 
@@ -74,9 +93,7 @@ def make_requests(clients: int, per_client: int, seed: int) -> list[list[dict]]:
                 f"{client}-{number}-{i} " + " ".join(rng.choices(WORDS, k=rng.randint(4, 16)))
                 for i in range(count)
             ]
-            plan.append(
-                {"model": "jina-embeddings-v4", "input": texts, "task": rng.choice(TASKS)}
-            )
+            plan.append({"model": "jina-embeddings-v4", "input": texts, "task": rng.choice(TASKS)})
         plans.append(plan)
     return plans
 

@@ -116,6 +116,9 @@ def run_server(
         timeout_graceful_shutdown=int(graceful_timeout),
         access_log=False,
         server_header=False,
+        # Busy clients may take a moment to send their next request on a kept-alive connection;
+        # closing it under them (uvicorn's default is 5 s) makes their next request fail.
+        timeout_keep_alive=30,
     )
     server = draining_server(config, state)
     if on_listen is not None:
