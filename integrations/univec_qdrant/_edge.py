@@ -19,7 +19,7 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
-from univec.errors import CollectionError, SchemaMismatchError
+from univec.errors import ClosedError, CollectionError, SchemaMismatchError
 from univec_qdrant._schema import (
     DENSE,
     MULTI,
@@ -247,7 +247,7 @@ class EdgeEngine(CollectionEngine):
     def shard(self) -> Any:
         """The open ``qdrant_edge.EdgeShard``."""
         if self._shard is None:
-            raise CollectionError(f"The Qdrant Edge collection at {str(self.path)!r} is closed.")
+            raise ClosedError(f"The Qdrant Edge collection at {str(self.path)!r} is closed.")
         return self._shard
 
     def disk_bytes(self) -> int:
