@@ -109,18 +109,23 @@ class Server:
             "--device", device, "--dtype", "float32",
             "--batching" if batching else "--no-batching", *extra,
         ]  # fmt: skip
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            command, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line.startswith("univec serve: listening on "):
-            self.process.kill()
-            raise RuntimeError(f"the server did not start: {line!r}")
+            self.fail("start")
         self.root = line.split()[4]
         if not self.process.stdout.readline().startswith("univec serve: ready"):
-            self.process.kill()
-            raise RuntimeError("the server did not load the model")
+            self.fail("load the model")
+
+    def fail(self, what: str) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.log.seek(0)
+        raise RuntimeError(f"the server did not {what}:\n{self.log.read()[-3000:]}")
 
     def batches(self) -> int:
         for line in httpx.get(f"{self.root}/metrics").text.splitlines():
@@ -134,6 +139,7 @@ class Server:
             self.process.wait(60)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
 
 
 async def drive(root: str, plans: list[list[dict]]) -> tuple[float, list[float], dict[int, list]]:

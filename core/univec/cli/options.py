@@ -49,54 +49,48 @@ def encoder_options(command: F) -> F:
 
 def encoder_settings(params: dict[str, Any]) -> dict[str, Any]:
     """Pop the encoder options out of a command's ``params``."""
-    names = ("backend", "model", "device", "dtype", "max_length", "base_url")
+    names = ("backend", "model", "device", "dtype", "max_length", "max_pixels", "base_url")
     return {name: params.pop(name, None) for name in names}
 
 
 def build_encoder(settings: dict[str, Any]) -> Any:
-    """The encoder the options and the environment describe.
+    """The encoder the options and the environment describe (options win).
 
     With the ``api`` backend and a non-default ``base_url`` (e.g. a ``univec serve``), the
     model's sizes are read from ``GET {base_url}/models`` when the server reports them.
     """
-    import univec
-    from univec.encoder import config_from_env
+    from univec.config import EncoderConfig
 
-    config = config_from_env(os.environ)
-    backend = settings.get("backend") or config.get("backend", "local")
-    if backend != config.get("backend"):
-        config = config_from_env({**os.environ, "UNIVEC_BACKEND": backend})
-    config.update({key: value for key, value in settings.items() if value is not None})
-    if backend == "api":
-        info = _served_model_info(config)
+    config = EncoderConfig.from_env(**settings)
+    if config.backend == "api":
+        info = _served_model_info(config.base_url, config.api_key, config.model)
         if info is not None:
-            config["model_info"] = info
-    return univec.Encoder.from_config(**config)
+            config = EncoderConfig.from_env(**settings, model_info=info)
+    return config.build()
 
 
-def _served_model_info(config: dict[str, Any]) -> Any:
+def _served_model_info(base_url: str | None, api_key: str | None, model: str | None) -> Any:
     """The model sizes a `univec serve` reports at ``/models`` (``None`` for other servers)."""
     from univec.backends.api.backend import DEFAULT_BASE_URL, KNOWN_MODELS
     from univec.backends.base import ModelInfo
 
-    base_url = str(config.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-    if base_url == DEFAULT_BASE_URL:
+    base = str(base_url or DEFAULT_BASE_URL).rstrip("/")
+    if base == DEFAULT_BASE_URL:
         return None
-    request = urllib.request.Request(f"{base_url}/models")
-    key = config.get("api_key")
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
+    request = urllib.request.Request(f"{base}/models")
+    if api_key:
+        request.add_header("Authorization", f"Bearer {api_key}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             listing = json.loads(response.read(1_000_000))
     except (OSError, ValueError):
         return None
-    model = config.get("model", "jina-embeddings-v4")
+    name = model or "jina-embeddings-v4"
     for entry in listing.get("data", []) if isinstance(listing, dict) else []:
-        if isinstance(entry, dict) and entry.get("id") == model and "dimensions" in entry:
-            known = KNOWN_MODELS.get(model)
+        if isinstance(entry, dict) and entry.get("id") == name and "dimensions" in entry:
+            known = KNOWN_MODELS.get(name)
             return ModelInfo(
-                name=model,
+                name=name,
                 dim=int(entry["dimensions"]),
                 matryoshka_dims=tuple(int(d) for d in entry.get("matryoshka_dims", ())),
                 multivector_dim=int(entry.get("multivector_dimensions", 128)),

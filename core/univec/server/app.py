@@ -63,6 +63,7 @@ def create_app(
     settings: ServerSettings | None = None,
     *,
     on_ready: Callable[[ServerState], None] | None = None,
+    on_load_error: Callable[[ServerState], None] | None = None,
 ) -> FastAPI:
     """The embedding server as a FastAPI application (extra ``serve``).
 
@@ -71,7 +72,9 @@ def create_app(
             a background thread at startup, and ``/healthz`` answers 503 until it returns.
             An encoder built here is closed at shutdown; one passed in is left open.
         settings: Limits, batching and keys (default :class:`ServerSettings()`).
-        on_ready: Called (in the loading thread) once requests are served.
+        on_ready: Called once requests are served.
+        on_load_error: Called if building the encoder failed (``state.load_error`` says why);
+            the app then answers 503 until it is stopped.
 
     Example:
         >>> app = create_app(lambda: univec.Encoder.local("jinaai/jina-embeddings-v4"))
@@ -101,6 +104,8 @@ def create_app(
         async def activate() -> None:
             await started.wait()
             if state.encoder is None:
+                if on_load_error is not None:
+                    on_load_error(state)
                 return
             backend = state.encoder.backend
             budget = settings.max_batch_tokens or int(getattr(backend, "token_budget", 16384))

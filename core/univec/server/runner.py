@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from univec._optional import require
-from univec.errors import ConfigurationError
+from univec.errors import ConfigurationError, UnivecError
 from univec.server.app import ServerState, create_app
 from univec.server.settings import ServerSettings, is_loopback
 
@@ -104,7 +104,13 @@ def run_server(
     import uvicorn
 
     check_exposure(host, settings, insecure)
-    app = create_app(encoder, settings, on_ready=on_ready)
+    failed: list[Any] = []
+
+    def stop_on_load_error(state: ServerState) -> None:
+        failed.append(state.load_error)
+        server.should_exit = True  # a server that cannot serve must not look alive
+
+    app = create_app(encoder, settings, on_ready=on_ready, on_load_error=stop_on_load_error)
     state: ServerState = app.state.univec
     sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
@@ -127,3 +133,8 @@ def run_server(
         server.run(sockets=[sock])
     finally:
         sock.close()
+    if failed:
+        error = failed[0]
+        if isinstance(error, UnivecError):
+            raise error
+        raise ConfigurationError(f"The model could not be loaded: {error}") from error
