@@ -142,34 +142,84 @@ class Server:
         self.log.close()
 
 
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams.
+
+    The load generator must cost far less than the server it measures: on a small machine an
+    ``httpx`` request costs the client about as much CPU as the tiny model's forward pass.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        status_line, *header_lines = (
+            (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        )
+        length = 0
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def drive(root: str, plans: list[list[dict]]) -> tuple[float, list[float], dict[int, list]]:
     """Run every client's plan concurrently; ``(seconds, latencies, first answer per client)``."""
+    import json
+    import urllib.parse
+
+    address = urllib.parse.urlsplit(root)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
     latencies: list[float] = []
     samples: dict[int, list] = {}
-    limits = httpx.Limits(max_connections=len(plans), max_keepalive_connections=len(plans))
-    async with httpx.AsyncClient(limits=limits, timeout=600) as client:
+    bodies = [[json.dumps(body).encode() for body in plan] for plan in plans]
+    connections = [Connection(host, port) for _ in plans]
 
-        async def one_client(index: int, plan: list[dict]) -> None:
-            for position, body in enumerate(plan):
-                started = time.perf_counter()
-                reply = await client.post(f"{root}/v1/embeddings", json=body)
-                latencies.append(time.perf_counter() - started)
-                reply.raise_for_status()
-                if position == 0:
-                    samples[index] = [item["embedding"] for item in reply.json()["data"]]
+    async def one_client(index: int, plan: list[bytes]) -> None:
+        for position, body in enumerate(plan):
+            started = time.perf_counter()
+            status, reply = await connections[index].post("/v1/embeddings", body)
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                raise RuntimeError(f"HTTP {status}: {reply[:300]!r}")
+            if position == 0:
+                samples[index] = [item["embedding"] for item in json.loads(reply)["data"]]
 
-        await asyncio.gather(*(one_client(i, plan[:1]) for i, plan in enumerate(plans)))  # warm-up
-        latencies.clear()
+    try:
+        await asyncio.gather(*(one_client(i, plan[:1]) for i, plan in enumerate(bodies)))
+        latencies.clear()  # that was the warm-up (connections, first batches)
         samples.clear()
         started = time.perf_counter()
-        await asyncio.gather(*(one_client(i, plan) for i, plan in enumerate(plans)))
+        await asyncio.gather(*(one_client(i, plan) for i, plan in enumerate(bodies)))
         seconds = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            connection.close()
     return seconds, latencies, samples
 
 
 def measure(name: str, checkpoint: Path, args: argparse.Namespace, batching: bool,
             plans: list[list[dict]]) -> tuple[Run, dict[int, list]]:  # fmt: skip
-    server = Server(checkpoint, args.device, batching, args.server_option or [])
+    extra = list(args.server_option or [])
+    if args.torch_threads:
+        extra += ["--torch-threads", str(args.torch_threads)]
+    server = Server(checkpoint, args.device, batching, extra)
     try:
         before = server.batches()
         seconds, latencies, samples = asyncio.run(drive(server.root, plans))
@@ -227,6 +277,13 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="PyTorch threads of both servers (0: PyTorch's default). On a small shared CPU, "
+        "OpenMP threads spinning beside the web server's cost more than they bring.",
+    )
+    parser.add_argument(
         "--server-option", action="append", help="extra `univec serve` option (repeatable)"
     )
     parser.add_argument("--plot", default=str(RESULTS / "serve.png"), help="'none': no plot")
@@ -244,7 +301,8 @@ def main() -> int:
         plans = make_requests(args.clients, args.requests, args.seed)
         print(
             f"checkpoint {checkpoint.name}; {args.clients} clients x {args.requests} requests, "
-            f"{sum(len(b['input']) for p in plans for b in p)} texts"
+            f"{sum(len(b['input']) for p in plans for b in p)} texts; torch threads per server: "
+            f"{args.torch_threads or 'default'}"
         )
         batched, batched_samples = measure("batching", checkpoint, args, True, plans)
         single, single_samples = measure("no batching", checkpoint, args, False, plans)

@@ -285,6 +285,12 @@ def download(model: str, target: Path, revision: str | None) -> None:
 )
 @click.option("--download-timeout", type=float, default=10.0, show_default=True)
 @click.option(
+    "--torch-threads",
+    type=int,
+    help="local: PyTorch CPU threads (default: PyTorch's). 1 avoids oversubscribing the cores "
+    "the web server needs too.",
+)
+@click.option(
     "--graceful-timeout",
     type=float,
     default=30.0,
@@ -316,8 +322,17 @@ def serve(**params: Any) -> None:
         allow_private_urls=params["allow_private_urls"],
         download_timeout=params["download_timeout"],
     )
+    threads = params["torch_threads"]
+
+    def load() -> Any:
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+        return build_encoder(settings)
+
     run_server(
-        lambda: build_encoder(settings),
+        load,
         server_settings,
         host=params["host"],
         port=params["port"],

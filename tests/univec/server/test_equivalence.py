@@ -194,3 +194,18 @@ def test_models_lists_the_served_model_with_its_sizes(served):
     assert entry["id"] == "jina-embeddings-v4" and entry["object"] == "model"
     assert entry["dimensions"] == 64 and entry["matryoshka_dims"] == [16, 32, 64]
     assert entry["multivector_dimensions"] == 128
+
+
+def test_cli_api_backend_reads_the_served_model_sizes(served, tiny_encoder, monkeypatch):
+    """``univec ... --backend api --base-url <univec serve>`` works on a model of any size."""
+    from univec.cli.options import build_encoder
+
+    monkeypatch.setenv("JINA_API_KEY", KEYS[1])
+    encoder = build_encoder({"backend": "api", "base_url": served.base_url})
+    try:
+        assert encoder.info.dim == 64 and encoder.matryoshka_dims == (16, 32, 64)
+        got = encoder.encode(TEXTS, task="retrieval.passage", dimensions=16)
+        want = tiny_encoder.encode(TEXTS, task="retrieval.passage", dimensions=16)
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    finally:
+        encoder.close()
