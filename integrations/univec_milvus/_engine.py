@@ -110,6 +110,13 @@ class MilvusEngine(CollectionEngine):
             lite = lite_path(uri)
             if lite is not None:
                 _lite_open(lite)  # counted before the client starts the server
+                # pymilvus pings every 10 s even when idle; Milvus Lite's gRPC server allows
+                # that once per 5 minutes and, after a few strikes, drops the connection with
+                # "Too many pings". A local server needs no keepalive.
+                grpc_options = dict(client_options.pop("grpc_options", None) or {})
+                grpc_options.setdefault("grpc.keepalive_permit_without_calls", False)
+                grpc_options.setdefault("grpc.keepalive_time_ms", 600_000)
+                client_options["grpc_options"] = grpc_options
             try:
                 client = pymilvus.MilvusClient(uri=uri, token=token or "", **client_options)
             except Exception as exc:  # bad URI, unreachable server, bad option
