@@ -75,6 +75,11 @@ class UnivecEmbeddings(BaseModel, Embeddings):
         """Check the configuration (the encoder itself is built lazily)."""
         self._family = FamilyEncoder.from_settings(self, self.encoder)
 
+    @property
+    def resolved_encoder(self) -> Encoder:
+        """The :class:`univec.Encoder` in use (built from the configuration on first access)."""
+        return self._family.encoder
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents with the family's passage task.
 
