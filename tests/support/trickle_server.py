@@ -17,6 +17,7 @@ class TrickleServer:
     Attributes:
         url: The URL to download.
         connected: Set when a client has connected.
+        headers_sent: Set when the headers of a response have been sent in full.
     """
 
     def __init__(self, body: bytes, *, max_bytes: int = 200, interval: float = 0.05) -> None:
@@ -25,6 +26,7 @@ class TrickleServer:
         self._interval = interval
         self._released = threading.Event()
         self.connected = threading.Event()
+        self.headers_sent = threading.Event()
         self._closing = False
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/image.png"
@@ -75,7 +77,8 @@ class TrickleServer:
                     b"\r\nContent-Type: image/png\r\nContent-Length: "
                     + str(len(self._body)).encode()
                     + b"\r\nConnection: close\r\n\r\n"
-                    + self._body
                 )
+                self.headers_sent.set()
+                connection.sendall(self._body)
             except OSError:
                 return

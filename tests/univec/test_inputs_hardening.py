@@ -28,6 +28,8 @@ def test_download_deadline_covers_trickled_headers():
     with TrickleServer(_png(), max_bytes=1000, interval=0.02) as server:
         with pytest.raises(ImageLoadError, match=r"took longer than 2 s"):
             download(server.url, timeout=2)
+        # It gave up while the headers were still coming, not after them.
+        assert not server.headers_sent.is_set()
         server.release()
         assert download(server.url, timeout=30) == _png()  # the server itself works
 

@@ -25,12 +25,13 @@ def _png(width: int, height: int) -> bytes:
 
 def test_total_timeout_covers_rate_limiter_waits(server):
     """Item 15: a large image was held 76 s by the limiter despite total_timeout=20."""
-    big = univec.Image(_png(1000, 1000))  # ~12,960 estimated tokens, over the 6,000 bucket
-    options = {"tokens_per_minute": 60_000, "rate_limit_burst": 0.1, "total_timeout": 2.0}
+    big = univec.Image(_png(600, 600))  # 4,840 estimated tokens
+    # A bucket of 6,000 tokens refilled at 100 per second.
+    options = {"tokens_per_minute": 6_000, "rate_limit_burst": 1.0, "total_timeout": 2.0}
     with make_encoder(server, **options) as encoder:
         assert encoder.encode([big], "retrieval.passage").shape == (1, 64)  # a full bucket
         with pytest.raises(APITimeoutError, match=r"rate limiter would hold .* 2 s total_timeout"):
-            encoder.encode([big], "retrieval.passage")  # the bucket is empty: ~6 s to wait
+            encoder.encode([big], "retrieval.passage")  # ~37 s until the bucket holds enough
         assert len(server.embedding_requests) == 1  # the second was never sent
 
 
