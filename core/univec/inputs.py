@@ -11,7 +11,6 @@ import io
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -41,19 +40,29 @@ class Image:
     Args:
         source: A file path (``str`` or ``Path``), an ``http(s)`` URL, the encoded bytes of
             an image file, or a ``PIL.Image.Image``.
+        allow_private_network: Let a URL (and its redirects) reach private, loopback and
+            link-local addresses; by default only public hosts are fetched (see
+            :mod:`univec.url_rules`).
 
     Example:
         >>> Image("page.png"), Image("https://example.com/cat.jpg"), Image(png_bytes)
     """
 
-    __slots__ = ("_pil", "_source", "kind")
+    __slots__ = ("_pil", "_source", "allow_private_network", "kind")
 
-    def __init__(self, source: str | Path | bytes | bytearray | PIL.Image.Image | Image) -> None:
+    def __init__(
+        self,
+        source: str | Path | bytes | bytearray | PIL.Image.Image | Image,
+        *,
+        allow_private_network: bool = False,
+    ) -> None:
         self._pil: Any = None
         self._source: Any = None
         self.kind: str = ""
+        self.allow_private_network = allow_private_network
         if isinstance(source, Image):
             self.kind, self._source, self._pil = source.kind, source._source, source._pil
+            self.allow_private_network = allow_private_network or source.allow_private_network
             return
         if isinstance(source, (bytes, bytearray, memoryview)):
             self.kind, self._source = "bytes", bytes(source)
@@ -101,11 +110,11 @@ class Image:
         return cls(Path(path))
 
     @classmethod
-    def from_url(cls, url: str) -> Image:
+    def from_url(cls, url: str, *, allow_private_network: bool = False) -> Image:
         """An image downloaded from an ``http(s)`` URL (by the local backend) or passed on (API)."""
         if urllib.parse.urlsplit(str(url)).scheme.lower() not in ("http", "https"):
             raise ImageLoadError(f"{url!r} is not an http(s) URL. Use Image.from_path for files.")
-        return cls(url)
+        return cls(url, allow_private_network=allow_private_network)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Image:
@@ -150,7 +159,9 @@ class Image:
                     f"Cannot read image file {str(self._source)!r}: {exc}"
                 ) from exc
         elif self.kind == "url":
-            data = download(self._source, timeout=timeout)
+            data = download(
+                self._source, timeout=timeout, allow_private_network=self.allow_private_network
+            )
         else:
             buffer = io.BytesIO()
             self._pil.save(buffer, format="PNG")
@@ -187,21 +198,28 @@ class Image:
 
 
 def download(
-    url: str, *, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT, limit: int = MAX_IMAGE_BYTES
+    url: str,
+    *,
+    timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    limit: int = MAX_IMAGE_BYTES,
+    allow_private_network: bool = False,
 ) -> bytes:
     """Download ``url`` with a size cap and a deadline for the whole transfer.
 
+    The URL and every redirect follow the rules of :mod:`univec.url_rules` (http(s), public
+    hosts unless ``allow_private_network``, at most 5 redirects).
+
     Raises:
-        ImageLoadError: Non-http(s) scheme, HTTP error, over ``limit`` bytes, or slower than
+        ImageLoadError: A URL rule is broken, HTTP error, over ``limit`` bytes, or slower than
             ``timeout`` seconds.
     """
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ImageLoadError(f"Refusing to fetch {url!r}: only http and https URLs are fetched.")
+    from univec.url_rules import open_checked
+
     deadline = time.monotonic() + timeout
-    request = urllib.request.Request(url, headers={"User-Agent": "univec"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with open_checked(
+            url, timeout=timeout, allow_private_network=allow_private_network
+        ) as response:
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise ImageLoadError(

@@ -22,6 +22,7 @@ from univec_qdrant._schema import (
     DENSE,
     MULTI,
     HnswSettings,
+    check_collection_name,
     check_schema,
     first_parts_filter,
     native_filter,
@@ -57,7 +58,7 @@ class ClientEngine(CollectionEngine):
         qdrant_client = require("qdrant_client", "qdrant")
         self._models = qdrant_client.models
         self._filters = _ClientFilters(self._models)
-        self.name = name
+        self.name = check_collection_name(name)
         self.url = url
         self.hnsw = hnsw or HnswSettings()
         self._secret = api_key

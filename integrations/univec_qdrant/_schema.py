@@ -23,10 +23,43 @@ from univec.collections import (
     FieldCondition,
     PointRecord,
 )
-from univec.errors import InvalidArgumentError, SchemaMismatchError
+from univec.errors import ConfigurationError, InvalidArgumentError, SchemaMismatchError
 
 DENSE = "dense"
 MULTI = "multi"
+
+#: Characters a collection name may not hold: path separators and what file systems refuse.
+_NAME_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+
+
+def check_collection_name(name: object) -> str:
+    """``name`` if it can name a Qdrant collection (and, on disk, a directory of its own).
+
+    Qdrant's own rule, the same on every engine: 1 to 255 characters, no path separator or
+    character file systems refuse, not ``.`` or ``..`` (which would place the collection in the
+    base folder or its parent).
+
+    Raises:
+        ConfigurationError: ``name`` is not such a ``str``.
+    """
+    if not isinstance(name, str):
+        raise ConfigurationError(f"The collection name must be a str, got {type(name).__name__}.")
+    bad = _NAME_FORBIDDEN.search(name)
+    reason = None
+    if not name or len(name) > 255:
+        reason = "it must be 1 to 255 characters long"
+    elif bad:
+        reason = f'it holds {bad.group()!r}; path separators and <>:"|?* are not allowed'
+    elif name.strip(".") == "" or name != name.strip():
+        reason = "it may not be only dots or start or end with whitespace"
+    elif not name.isprintable():  # also lone surrogates, which no file system takes
+        reason = "it holds unprintable characters"
+    if reason:
+        raise ConfigurationError(
+            f"Qdrant collection name {name!r} is invalid: {reason}. Use e.g. letters, digits, "
+            "'_' and '-'."
+        )
+    return name
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
 import random
+import warnings
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -25,6 +28,7 @@ from univec.backends.api.transport import RetryPolicy, post_with_retries
 from univec.backends.base import Embeddings, ModelInfo, Usage
 from univec.errors import APIAuthenticationError, ConfigurationError, InvalidInputError
 from univec.inputs import Image
+from univec.secrets import check_api_key, redact_url
 from univec.tasks import TaskSpec
 
 if TYPE_CHECKING:
@@ -156,10 +160,11 @@ class APIBackend:
             raise ConfigurationError(
                 f"base_url={base_url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}."
             )
+        self._api_key = check_api_key(api_key)
         self.info = model_info
         self.model = model
         self.base_url = base_url.rstrip("/")
-        self._api_key = api_key or None
+        _warn_if_plain_http(self.base_url)
         self._timeout = float(timeout)
         self._retry = RetryPolicy(max_attempts, float(total_timeout), backoff_base, backoff_max)
         self._max_concurrency = max_concurrency
@@ -184,8 +189,11 @@ class APIBackend:
         self.retries = 0
 
     def __repr__(self) -> str:
-        key = "'***'" if self._resolve_key() else "None"
-        return f"APIBackend(model={self.model!r}, base_url={self.base_url!r}, api_key={key})"
+        key = "'***'" if self._api_key or os.environ.get(API_KEY_ENV, "").strip() else "None"
+        return (
+            f"APIBackend(model={self.model!r}, base_url={redact_url(self.base_url)!r}, "
+            f"api_key={key})"
+        )
 
     # ----------------------------------------------------------------- Backend protocol
     def embed(
@@ -365,7 +373,39 @@ class APIBackend:
             await client.aclose()
 
     def _resolve_key(self) -> str | None:
-        return self._api_key or os.environ.get(API_KEY_ENV) or None
+        # Checked on every use: a key must never reach the HTTP layer, whose errors and debug
+        # logs quote an unsendable header value in full.
+        if self._api_key:
+            return check_api_key(self._api_key)
+        return check_api_key(os.environ.get(API_KEY_ENV), API_KEY_ENV)
+
+
+#: Hosts of plain-http base URLs already warned about (once per process each).
+_warned_plain_http: set[str] = set()
+
+
+def _warn_if_plain_http(base_url: str) -> None:
+    """Warn once per host when the key would travel unencrypted to a host off this machine."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() != "http" or host in _warned_plain_http or _is_local_host(host):
+        return
+    _warned_plain_http.add(host)
+    warnings.warn(
+        f"base_url {redact_url(base_url)!r} is plain http to a host that is not this machine: "
+        "the API key and the inputs travel unencrypted. Use https.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _is_local_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _gather_or_cancel(coroutines: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
