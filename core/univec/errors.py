@@ -31,6 +31,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidTaskError",
     "MissingDependencyError",
+    "NotPicklableError",
     "PDFLoadError",
     "SchemaMismatchError",
     "UnivecError",
@@ -92,6 +93,10 @@ class SchemaMismatchError(CollectionError, ValueError):
 
 class UnsupportedFilterError(UnivecError, ValueError):
     """A filter uses an operator, key or value the engine cannot express (never a match-all)."""
+
+
+class NotPicklableError(UnivecError, TypeError):
+    """An object cannot be pickled as it is (it holds a ready encoder, whose model is not copied)."""
 
 
 class ClosedError(UnivecError, RuntimeError):

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import io
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,11 +21,25 @@ from typing import Any
 import numpy as np
 
 from univec.encoder import BACKENDS, Encoder
-from univec.errors import ConfigurationError, InvalidDimensionsError, InvalidInputError
+from univec.errors import (
+    ConfigurationError,
+    InvalidDimensionsError,
+    InvalidInputError,
+    NotPicklableError,
+    UnivecError,
+)
 from univec.inputs import Image
 from univec.tasks import family_tasks
 
-__all__ = ["ENCODER_CONFIG_KEYS", "FamilyEncoder", "as_image", "as_texts", "secret_value"]
+__all__ = [
+    "ENCODER_CONFIG_KEYS",
+    "FamilyEncoder",
+    "as_image",
+    "as_texts",
+    "error_from_validation",
+    "secret_value",
+    "split_api_key_option",
+]
 
 #: The flat options of :meth:`univec.Encoder.from_config` every framework class exposes.
 ENCODER_CONFIG_KEYS = ("backend", "model", "device", "dtype", "max_length", "api_key", "base_url")
@@ -51,6 +66,62 @@ def secret_value(secret: object) -> str | None:
         f"api_key must be a str or a secret (pydantic SecretStr, haystack Secret), got "
         f"{type(secret).__name__}."
     )
+
+
+def split_api_key_option(
+    options: dict[str, Any] | None, api_key_given: bool
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``options`` without an ``"api_key"`` entry, and that key (``None`` if there is none).
+
+    A key passed as ``encoder_options={"api_key": ...}`` must be held like the ``api_key``
+    field (a framework secret, masked or left out when serialised), not as plain text among
+    the options: each framework class moves it over with this.
+
+    Args:
+        options: The ``encoder_options`` as given.
+        api_key_given: Whether the ``api_key`` field was set explicitly as well.
+
+    Raises:
+        ConfigurationError: The key was given both ways.
+    """
+    if not options or "api_key" not in options:
+        return options, None
+    rest = {key: value for key, value in options.items() if key != "api_key"}
+    key = secret_value(options["api_key"])
+    if key is not None and api_key_given:
+        raise ConfigurationError(
+            "The API key was given twice, as api_key= and in encoder_options; pass it once, "
+            "as api_key=."
+        )
+    return rest or None, key
+
+
+#: Settings whose bad values an error message may quote (never a key, options or a URL).
+_QUOTABLE_SETTINGS = frozenset(
+    {"backend", "model", "device", "dtype", "max_length", "task", "dimensions", "batch_size"}
+)
+
+
+def error_from_validation(error: Any, owner: str) -> Exception:
+    """The error to raise for a pydantic ``ValidationError`` of a framework class's settings.
+
+    A univec error raised while checking the settings comes out as itself (pydantic would wrap
+    it); any other failure becomes a :class:`ConfigurationError` naming each bad field and what
+    is wrong. Only harmless values are quoted: never the key, the options, a URL or the value
+    of a misspelled field (one may be an API key put in the wrong place).
+    """
+    problems = []
+    for item in error.errors(include_url=False):
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, UnivecError):
+            return cause
+        location = item.get("loc", ())
+        where = ".".join(str(part) for part in location) or "settings"
+        got = ""
+        if location and location[0] in _QUOTABLE_SETTINGS and item.get("type") != "extra_forbidden":
+            got = f" (got {item.get('input')!r:.60})"
+        problems.append(f"{where}: {item.get('msg')}{got}")
+    return ConfigurationError(f"Invalid {owner} settings: {'; '.join(problems)}.")
 
 
 def as_texts(values: object, what: str = "texts") -> list[str]:
@@ -158,6 +229,36 @@ class FamilyEncoder:
         self._owns_encoder = encoder is None
         self._lock = threading.Lock()
 
+    # Pickles and deep copies: LangChain and LlamaIndex copy models. A copy never carries a
+    # model loaded by this object (it builds its own on first use) and a pickle never carries
+    # the API key (a loaded copy reads JINA_API_KEY). A given encoder is shared by deep
+    # copies and cannot be pickled.
+    def __getstate__(self) -> dict[str, Any]:
+        if not self._owns_encoder:
+            raise NotPicklableError(
+                "An object given a ready encoder= cannot be pickled (its model is not copied). "
+                "Build it from configuration (backend=..., model=...) instead."
+            )
+        state = dict(self.__dict__)
+        del state["_lock"]
+        state["_encoder"] = None
+        state["_config"] = {key: value for key, value in self._config.items() if key != "api_key"}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FamilyEncoder:
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(self.__dict__)
+        new._config = copy.deepcopy(self._config, memo)
+        new._lock = threading.Lock()
+        if self._owns_encoder:
+            new._encoder = None
+        return new
+
     @classmethod
     def from_settings(cls, settings: Any, encoder: Encoder | None = None) -> FamilyEncoder:
         """Build one from a framework object holding the configuration as attributes.
@@ -191,6 +292,11 @@ class FamilyEncoder:
                         config.pop("api_key", None)
                     self._encoder = Encoder.from_config(**config)
         return self._encoder
+
+    @property
+    def has_given_encoder(self) -> bool:
+        """Whether the encoder was given ready (``encoder=``) rather than built from settings."""
+        return not self._owns_encoder
 
     @property
     def is_built(self) -> bool:
