@@ -45,7 +45,7 @@ def check_url(url: str, *, allow_private_network: bool = False) -> None:
     try:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         addresses = {
-            info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+            str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
         }
     except (OSError, ValueError, UnicodeError) as exc:
         raise ImageLoadError(
@@ -56,9 +56,21 @@ def check_url(url: str, *, allow_private_network: bool = False) -> None:
 
 
 def open_checked(
-    url: str, *, timeout: float, allow_private_network: bool = False
+    url: str,
+    *,
+    timeout: float,
+    allow_private_network: bool = False,
+    http_connection: type[http.client.HTTPConnection] = http.client.HTTPConnection,
+    https_connection: type[http.client.HTTPSConnection] = http.client.HTTPSConnection,
 ) -> http.client.HTTPResponse:
     """``urlopen(url)`` under the rules of :func:`check_url`, for ``url`` and every redirect.
+
+    Args:
+        url: The URL.
+        timeout: Socket timeout of each network step.
+        allow_private_network: See :func:`check_url`.
+        http_connection, https_connection: Connection classes to build on (e.g. ones that
+            enforce a deadline); the address check is added on top of them.
 
     Raises:
         ImageLoadError: The URL or a redirect target breaks a rule, or there were more than
@@ -68,8 +80,8 @@ def open_checked(
     check_url(url, allow_private_network=allow_private_network)
     opener = urllib.request.build_opener(
         _CheckedRedirects(allow_private_network),
-        _CheckedHTTPHandler(allow_private_network),
-        _CheckedHTTPSHandler(allow_private_network),
+        _CheckedHTTPHandler(allow_private_network, http_connection),
+        _CheckedHTTPSHandler(allow_private_network, https_connection),
     )
     request = urllib.request.Request(url, headers={"User-Agent": "univec"})
     response: http.client.HTTPResponse = opener.open(request, timeout=timeout)
@@ -142,22 +154,25 @@ def _direct(req: urllib.request.Request) -> bool:
 
 
 class _CheckedHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, allow_private_network: bool) -> None:
+    def __init__(self, allow_private_network: bool, base: type[http.client.HTTPConnection]) -> None:
         super().__init__()
         self.allow_private_network = allow_private_network
+        self.base = base
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         allowed = self.allow_private_network or not _direct(req)
-        connection = _checked_connection(http.client.HTTPConnection, req.full_url, allowed)
-        return self.do_open(connection, req)
+        return self.do_open(_checked_connection(self.base, req.full_url, allowed), req)
 
 
 class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, allow_private_network: bool) -> None:
+    def __init__(
+        self, allow_private_network: bool, base: type[http.client.HTTPSConnection]
+    ) -> None:
         super().__init__()
         self.allow_private_network = allow_private_network
+        self.base = base
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         allowed = self.allow_private_network or not _direct(req)
-        connection = _checked_connection(http.client.HTTPSConnection, req.full_url, allowed)
-        return self.do_open(connection, req, context=self._context)
+        connection = _checked_connection(self.base, req.full_url, allowed)
+        return self.do_open(connection, req, context=self._context)  # type: ignore[attr-defined]
