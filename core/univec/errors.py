@@ -21,6 +21,7 @@ __all__ = [
     "APIServerError",
     "APITimeoutError",
     "CheckpointError",
+    "CheckpointNotFoundError",
     "ClosedError",
     "CollectionError",
     "ConfigurationError",
@@ -81,6 +82,10 @@ class PDFLoadError(ImageLoadError):
 
 class CheckpointError(UnivecError, ValueError):
     """A model checkpoint is missing files or has an unexpected layout."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A model named by a path does not exist (no such directory)."""
 
 
 class CollectionError(UnivecError, RuntimeError):

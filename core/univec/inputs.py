@@ -8,6 +8,8 @@ given as :class:`univec.Image` (from a path, URL, bytes or PIL image), a
 from __future__ import annotations
 
 import io
+import logging
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -32,6 +34,13 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 DEFAULT_DOWNLOAD_TIMEOUT = 30.0
 
 InputItem = Union[str, "Image", "PIL.Image.Image", Path]
+
+logger = logging.getLogger("univec")
+
+#: File suffixes of images: a ``str`` ending in one is probably meant as an image path.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+#: A UTF-16 surrogate on its own: not valid Unicode text, refused in texts, ids and filters.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Image:
@@ -186,8 +195,13 @@ class Image:
             image = self._pil
         else:
             data = self.read_bytes(timeout=timeout)
+            if data.lstrip()[:4] in _POSTSCRIPT_MAGIC:
+                raise ImageLoadError(
+                    f"{self!r} is an EPS/PostScript image: refused, as reading one runs an "
+                    "external program (Ghostscript). Convert it to PNG first."
+                )
             try:
-                image = pil.open(io.BytesIO(data))
+                image = pil.open(io.BytesIO(data), formats=_decodable_formats(pil))
                 image.load()
             except Exception as exc:  # PIL raises many types for corrupt files
                 raise ImageLoadError(
@@ -195,6 +209,22 @@ class Image:
                     "Check that the file is a valid PNG, JPEG, WebP, ... image."
                 ) from exc
         return image if image.mode == "RGB" else image.convert("RGB")
+
+
+#: Raster formats univec decodes: Pillow reads them itself. Formats that need an external
+#: program (EPS and PostScript via Ghostscript) or a third-party handler are not in it.
+DECODED_FORMATS = (
+    "PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "DIB", "TIFF", "JPEG2000", "AVIF", "ICO",
+    "PPM", "TGA", "PCX", "PSD", "QOI", "SGI", "DDS", "ICNS", "XBM", "XPM",
+)  # fmt: skip
+#: How EPS files start: PostScript text, or the binary DOS EPS header.
+_POSTSCRIPT_MAGIC = (b"%!PS", b"\xc5\xd0\xd3\xc6")
+
+
+def _decodable_formats(pil: Any) -> list[str]:
+    """:data:`DECODED_FORMATS` that this Pillow build can open."""
+    pil.init()
+    return [name for name in DECODED_FORMATS if name in pil.OPEN]
 
 
 def download(
@@ -293,8 +323,23 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
             f"inputs must be a list of texts and images, got {type(inputs).__name__}."
         )
     items: list[str | Image] = []
+    blank: list[int] = []
+    path_like: list[int] = []
     for position, item in enumerate(inputs):
-        if isinstance(item, (str, Image)):
+        if isinstance(item, str):
+            surrogate = LONE_SURROGATE.search(item)
+            if surrogate:
+                raise InvalidInputError(
+                    f"Input #{position} holds a lone surrogate ({surrogate.group()!r} at "
+                    f"character {surrogate.start()}), which is not valid Unicode text. Decode the "
+                    "source with errors='replace' (or fix the surrogate pairs)."
+                )
+            if not item.strip():
+                blank.append(position)
+            elif _looks_like_image_path(item):
+                path_like.append(position)
+            items.append(item)
+        elif isinstance(item, Image):
             items.append(item)
         elif isinstance(item, Path) or _is_pil_image(item):
             items.append(Image(item))  # type: ignore[arg-type]
@@ -303,4 +348,24 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
                 f"Input #{position} is {type(item).__name__} {_short(item)}: each item must be "
                 "a str (text) or an image (univec.Image, PIL.Image.Image or pathlib.Path)."
             )
+    # Documented behaviour, kept; but said once per call, as it is rarely what was meant.
+    if blank:
+        logger.warning(
+            "%d input(s) are empty or whitespace-only text (first at #%d); they are encoded "
+            "as such and carry no meaning.",
+            len(blank),
+            blank[0],
+        )
+    if path_like:
+        logger.warning(
+            "%d text input(s) look like image paths or URLs (first at #%d, %r); a str is always "
+            "encoded as text. Pass images as univec.Image(...) or pathlib.Path(...).",
+            len(path_like),
+            path_like[0],
+            _short(items[path_like[0]]),
+        )
     return items
+
+
+def _looks_like_image_path(text: str) -> bool:
+    return len(text) <= 2048 and "\n" not in text and text.lower().endswith(IMAGE_SUFFIXES)

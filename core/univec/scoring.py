@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from univec.errors import InvalidArgumentError
+
 __all__ = ["maxsim", "maxsim_many", "per_document_max"]
 
 
@@ -16,9 +18,11 @@ def maxsim(query: np.ndarray, document: np.ndarray) -> float:
         query: ``(q_tokens, d)`` query multi-vector.
         document: ``(d_tokens, d)`` document multi-vector.
     """
+    query = _token_matrix(query, "query")
+    document = _token_matrix(document, "document", query.shape[1] if len(query) else None)
     if len(query) == 0 or len(document) == 0:
         return 0.0
-    similarities = np.asarray(query, np.float32) @ np.asarray(document, np.float32).T
+    similarities = query @ document.T
     return float(similarities.max(axis=1).sum())
 
 
@@ -29,11 +33,44 @@ def maxsim_many(query: np.ndarray, documents: Sequence[np.ndarray]) -> np.ndarra
     product over all documents' tokens instead of one per document: a page of documents
     costs one BLAS call (2-10x faster than a Python loop, more on a busy machine).
     """
+    query = _token_matrix(query, "query")
+    width = query.shape[1] if len(query) else None
+    documents = [
+        _token_matrix(document, f"documents[{i}]", width) for i, document in enumerate(documents)
+    ]
     lengths = [len(document) for document in documents]
     if not sum(lengths):
         return np.zeros(len(documents), dtype=np.float32)
-    tokens = np.concatenate([d for d in documents if len(d)]).astype(np.float32, copy=False)
-    return per_document_max(np.asarray(query, np.float32) @ tokens.T, lengths)
+    tokens = np.concatenate([d for d in documents if len(d)])
+    return per_document_max(query @ tokens.T, lengths)
+
+
+def _token_matrix(value: object, name: str, width: int | None = None) -> np.ndarray:
+    """``value`` as a float32 ``(tokens, width)`` matrix, or a clear error naming ``name``.
+
+    Raises:
+        InvalidArgumentError: Not a 2-D array of numbers, or its token vectors are not
+            ``width`` wide (e.g. a query and a document from different models).
+    """
+    try:
+        matrix = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"{name} must be a (tokens, dim) array of numbers: {exc}."
+        ) from exc
+    if matrix.size == 0 and matrix.ndim != 2:  # an empty multi-vector scores 0
+        return matrix.reshape(0, width or 0)
+    if matrix.ndim != 2:
+        raise InvalidArgumentError(
+            f"{name} has shape {matrix.shape}; a multi-vector is a 2-D (tokens, dim) array, "
+            "e.g. one item of encoder.encode([...], task, multivector=True)."
+        )
+    if width is not None and len(matrix) and matrix.shape[1] != width:
+        raise InvalidArgumentError(
+            f"{name} has {matrix.shape[1]}-d token vectors but the query has {width}-d ones; "
+            "score multi-vectors of the same model (128-d for jina-embeddings-v4)."
+        )
+    return matrix
 
 
 def per_document_max(similarities: np.ndarray, lengths: Sequence[int]) -> np.ndarray:

@@ -216,14 +216,16 @@ def metadata_path(key: str) -> str:
     names that key and not ``b`` inside ``a`` (Qdrant's path syntax).
 
     Raises:
-        InvalidArgumentError: The key contains a double quote, which Qdrant paths cannot hold.
+        InvalidArgumentError: The key contains a double quote, a backslash or an unprintable
+            character (a lone surrogate, ...), which Qdrant paths cannot hold.
     """
     if _PLAIN_KEY.fullmatch(key):
         return f"{PAYLOAD_METADATA}.{key}"
-    if '"' in key:
+    if '"' in key or "\\" in key or not key.isprintable():
         raise InvalidArgumentError(
-            f"Metadata key {key!r} contains a double quote, which Qdrant cannot filter on; "
-            "rename the key (or filter with a native Qdrant filter on another key)."
+            f"Metadata key {key!r} contains a double quote, a backslash or an unprintable "
+            "character, which Qdrant cannot filter on; rename the key (or filter with a "
+            "native Qdrant filter on another key)."
         )
     return f'{PAYLOAD_METADATA}."{key}"'
 

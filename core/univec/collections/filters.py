@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 from univec.errors import ConfigurationError
+from univec.inputs import LONE_SURROGATE
 
 __all__ = [
     "COMPARISON_OPERATORS",
@@ -64,6 +65,12 @@ def normalize_filter(filter: Mapping[str, Any] | None) -> list[FieldCondition] |
             conditions.append(FieldCondition(key, tuple(value), "in"))
         else:
             conditions.append(FieldCondition(key, (value,), "eq"))
+        for text in (key, *conditions[-1].values):
+            if isinstance(text, str) and LONE_SURROGATE.search(text):
+                raise ConfigurationError(
+                    f"Filter on {key!r} holds a lone surrogate in {text!r}, which is not valid "
+                    "Unicode text and can match nothing stored. Fix the string."
+                )
         if not conditions[-1].values:
             raise ConfigurationError(
                 f"Filter on {key!r} lists no values, so it would match no document. Drop the "

@@ -8,6 +8,7 @@ with the image pad expanded to the image's token count (Qwen2-VL image processor
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from univec.errors import CheckpointError, ImageLoadError
 from univec.inputs import DEFAULT_DOWNLOAD_TIMEOUT, Image
 
 __all__ = ["IMAGE_TEMPLATE", "EncodedInput", "Preprocessor"]
+
+logger = logging.getLogger("univec")
 
 IMAGE_TEMPLATE = (
     "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Describe the image.<|im_end|>\n"
@@ -64,7 +67,14 @@ class Preprocessor:
         tokenizer_file = checkpoint.path / "tokenizer.json"
         if not tokenizer_file.is_file():
             raise CheckpointError(f"{str(checkpoint.path)!r} has no tokenizer.json.")
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        except Exception as exc:  # tokenizers raises a plain Exception for a broken file
+            raise CheckpointError(
+                f"Cannot read {str(tokenizer_file)!r} ({type(exc).__name__}: {exc}): the file "
+                "is damaged or incomplete (an interrupted download?). Download the checkpoint "
+                "again."
+            ) from exc
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self.max_length = max_length
@@ -115,6 +125,16 @@ class Preprocessor:
         encodings = self.tokenizer.encode_batch(
             [prefix + text for text in texts], add_special_tokens=False
         )
+        cut = [i for i, encoding in enumerate(encodings) if len(encoding.ids) > self.max_length]
+        if cut:  # documented behaviour, said once per call
+            logger.warning(
+                "%d text(s) are longer than max_length=%d tokens and were truncated (first: "
+                "text #%d of this call's texts). Split long texts into chunks, or raise "
+                "max_length (up to 32768).",
+                len(cut),
+                self.max_length,
+                cut[0],
+            )
         return [EncodedInput(encoding.ids[: self.max_length]) for encoding in encodings]
 
     def image(self, image: Image, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT) -> EncodedInput:
