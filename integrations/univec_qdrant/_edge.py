@@ -19,7 +19,8 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
-from univec.errors import CollectionError, SchemaMismatchError
+from univec.errors import CollectionError
+from univec_qdrant._lock import PathLock
 from univec_qdrant._schema import (
     DENSE,
     MULTI,
@@ -69,6 +70,7 @@ class EdgeEngine(CollectionEngine):
         # another ~1.1x faster than 8, as a preempted thread then holds back less work).
         self.segments = segments or max(16, 4 * (os.cpu_count() or 1))
         self._shard: Any = None
+        self._lock: PathLock | None = None
         self._written = 0  # points upserted since the last optimization
         self._points = 0  # points in the shard (an estimate: upserts may replace)
 
@@ -80,6 +82,10 @@ class EdgeEngine(CollectionEngine):
         """Open the shard, creating it on first use; check the schema of an existing one."""
         edge = self._edge
         config_file = self.path / CONFIG_FILE
+        # Qdrant Edge's own lock is taken after it has opened (and started repairing) the
+        # write-ahead log, which breaks the handle that holds the shard. Our lock is taken
+        # before Qdrant touches anything, so a second open fails and the first stays intact.
+        self._lock = PathLock.acquire(self.path)
         try:
             if config_file.is_file():
                 stored = json.loads(config_file.read_text()).get("vectors", {})
@@ -88,22 +94,23 @@ class EdgeEngine(CollectionEngine):
                     schema,
                     {name: _vector_facts(params) for name, params in stored.items()},
                 )
-                self._shard = edge.EdgeShard.load(str(self.path))
-                self._points = int(self._shard.info().points_count)
+                self._shard = self._call(edge.EdgeShard.load, str(self.path))
+                self._points = int(self._call(self._shard.info).points_count)
             else:
-                self.path.mkdir(parents=True, exist_ok=True)
-                self._shard = edge.EdgeShard.create(str(self.path), self._config(schema))
-        except SchemaMismatchError:
+                self._shard = self._call(
+                    edge.EdgeShard.create, str(self.path), self._config(schema)
+                )
+        except BaseException as exc:
+            self._release()
+            if isinstance(exc, CollectionError) and isinstance(exc.__cause__, Exception):
+                cause = str(exc.__cause__)
+                if "WAL" in cause or "WouldBlock" in cause:
+                    raise CollectionError(
+                        f"The Qdrant Edge collection at {str(self.path)!r} is in use (open in "
+                        "another process, or locked by Qdrant). Close the other QdrantCollection "
+                        "first."
+                    ) from exc.__cause__
             raise
-        except Exception as exc:  # the bindings raise plain Exception
-            if "WAL" in str(exc) or "WouldBlock" in str(exc):
-                raise CollectionError(
-                    f"The Qdrant Edge collection at {str(self.path)!r} is already open (in this "
-                    "or another process). Close the other QdrantCollection first."
-                ) from exc
-            raise CollectionError(
-                f"Cannot open the Qdrant Edge collection at {str(self.path)!r}: {exc}"
-            ) from exc
 
     def _config(self, schema: CollectionSchema) -> Any:
         edge = self._edge
@@ -239,10 +246,20 @@ class EdgeEngine(CollectionEngine):
 
     def close(self) -> None:
         """Flush to disk and release the shard (and its lock)."""
-        if self._shard is not None:
-            shard, self._shard = self._shard, None
-            shard.flush()
-            shard.close()
+        try:
+            if self._shard is not None:
+                shard, self._shard = self._shard, None
+                try:
+                    self._call(shard.flush)
+                finally:
+                    self._call(shard.close)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     @property
     def shard(self) -> Any:
@@ -269,6 +286,14 @@ class EdgeEngine(CollectionEngine):
         except Exception as exc:  # the bindings raise plain Exception
             raise CollectionError(
                 f"Qdrant Edge failed on the collection at {str(self.path)!r}: {exc}"
+            ) from exc
+        except BaseException as exc:
+            if not is_engine_panic(exc):
+                raise  # KeyboardInterrupt, SystemExit, ...
+            raise CollectionError(
+                f"Qdrant Edge crashed on the collection at {str(self.path)!r} "
+                f"({str(exc).splitlines()[0][:300] if str(exc) else 'panic'}). Report it with "
+                "the data that caused it; reopening the collection may help."
             ) from exc
 
 
@@ -298,6 +323,11 @@ class _EdgeFilters:
 
     def is_empty(self, key: str) -> Any:
         return self._edge.IsEmptyCondition(key)
+
+
+def is_engine_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Rust panic surfaced by pyo3 (a ``BaseException``, not an ``Exception``)."""
+    return type(exc).__name__ == "PanicException"
 
 
 def _allocated(file: Path) -> int:

@@ -3,6 +3,7 @@
 - :mod:`univec.collections.types`: what a collection stores and returns.
 - :mod:`univec.collections.ids`: document ids and deterministic point ids.
 - :mod:`univec.collections.filters`: metadata filters.
+- :mod:`univec.collections.metadata`: the metadata rule (:func:`validate_metadata`).
 - :mod:`univec.collections.engine`: :class:`CollectionEngine`, what one database implements.
 - :mod:`univec.collections.collection`: :class:`MultiVectorCollection`, the shared logic.
 
@@ -16,6 +17,7 @@ from univec.collections.collection import DEFAULT_CANDIDATES, MultiVectorCollect
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import FieldCondition, normalize_filter
 from univec.collections.ids import content_id, document_key, point_id
+from univec.collections.metadata import validate_metadata
 from univec.collections.types import (
     PAYLOAD_DOCUMENT_ID,
     PAYLOAD_METADATA,
@@ -54,4 +56,5 @@ __all__ = [
     "document_key",
     "normalize_filter",
     "point_id",
+    "validate_metadata",
 ]

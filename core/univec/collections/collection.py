@@ -16,11 +16,22 @@ import numpy as np
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
+from univec.collections.metadata import validate_metadata
+from univec.collections.parts import (
+    generation_of,
+    head_generation,
+    hit_generation,
+    needs_head,
+    part_ids,
+    stale_part_ids,
+)
 from univec.collections.types import (
     PAYLOAD_DOCUMENT_ID,
+    PAYLOAD_GENERATION,
     PAYLOAD_METADATA,
     PAYLOAD_PART,
     PAYLOAD_PART_COUNT,
+    PAYLOAD_REPLACED,
     PAYLOAD_TEXT,
     SEARCH_MODES,
     CollectionSchema,
@@ -143,8 +154,9 @@ class MultiVectorCollection:
                 pages of ``univec.pdf_pages(path)``).
             ids: One ``str``/``int`` id per item. Default: derived from each item's content, so
                 adding the same content twice stores it once.
-            metadata: One JSON-serialisable dict (or ``None``) per item, returned by searches
-                and usable in their ``filter``.
+            metadata: One dict (or ``None``) per item, returned by searches and usable in
+                their ``filter``; checked by :func:`univec.collections.metadata.validate_metadata`
+                (JSON values only, at most 32 levels deep and 64 KiB) before anything is written.
             batch_size: Documents per encoding/upsert batch (default: the collection's).
 
         Returns:
@@ -203,13 +215,21 @@ class MultiVectorCollection:
                 f"The encoder returned {len(embeddings.dense)} dense and {len(embeddings.multi)} "
                 f"multi vectors for {len(documents)} documents."
             )
-        records: list[PointRecord] = []
-        new_part_counts: dict[str, int] = {}
+        heads = {
+            _key_of(record): record
+            for record in self._engine.retrieve([point_id(d) for d in document_ids])
+        }
+        parts_first: list[PointRecord] = []
+        switches: list[PointRecord] = []
+        stale: list[str] = []
         for document, document_id, meta, dense, multi in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
             parts = self._split(np.asarray(multi, np.float32))
-            new_part_counts[document_key(document_id)] = len(parts)
+            generation = generation_of(parts, meta)
+            stored = heads.get(document_key(document_id))
+            replaced = head_generation(stored) if stored is not None else None
+            records = []
             for part, tokens in enumerate(parts):
                 payload: dict[str, Any] = {
                     PAYLOAD_DOCUMENT_ID: document_id,
@@ -217,11 +237,23 @@ class MultiVectorCollection:
                     PAYLOAD_PART_COUNT: len(parts),
                     PAYLOAD_METADATA: meta,
                 }
+                if generation is not None:
+                    payload[PAYLOAD_GENERATION] = generation
                 if part == 0 and isinstance(document, str):
                     payload[PAYLOAD_TEXT] = document
+                if part == 0 and stored is not None and replaced is not None:
+                    # What this part 0 replaces, so that a later add or delete removes it
+                    # should this one be interrupted before deleting it.
+                    leftover = (
+                        list(replaced)
+                        if replaced[0] != generation and replaced[1] > 1
+                        else stored.payload.get(PAYLOAD_REPLACED)
+                    )
+                    if leftover:
+                        payload[PAYLOAD_REPLACED] = leftover
                 records.append(
                     PointRecord(
-                        point_id=point_id(document_id, part),
+                        point_id=point_id(document_id, part, generation),
                         document_id=document_id,
                         part=part,
                         part_count=len(parts),
@@ -230,32 +262,23 @@ class MultiVectorCollection:
                         payload=payload,
                     )
                 )
-        # A replaced document may have had more parts than it has now. Delete those first, so
-        # that a failure between the two steps leaves nothing a re-run cannot repair: the old
-        # part count is still on the stored parts and is read again.
-        stale = self._stale_parts(document_ids, new_part_counts)
+            switches.append(records[0])
+            parts_first.extend(records[1:])
+            if stored is not None:
+                stale.extend(stale_part_ids(stored, keep=(r.point_id for r in records)))
+        # New parts first (readers still follow the old part 0), then part 0 switches readers
+        # over, then the parts it replaced go: interrupted anywhere, no reader sees a mix.
+        if parts_first:
+            self._engine.upsert(parts_first)
+        self._engine.upsert(switches)
         if stale:
             self._engine.delete(stale)
-        self._engine.upsert(records)
 
     def _split(self, multi: np.ndarray) -> list[np.ndarray]:
         size = _positive_int("max_part_tokens", self.max_part_tokens)
         if len(multi) <= size:
             return [multi]
         return [multi[start : start + size] for start in range(0, len(multi), size)]
-
-    def _stale_parts(
-        self, document_ids: list[DocumentId], new_part_counts: dict[str, int]
-    ) -> list[str]:
-        # Only documents stored in several parts can leave parts behind; they all have part 1.
-        stored = self._engine.retrieve([point_id(d, 1) for d in document_ids])
-        stale: list[str] = []
-        for record in stored:
-            document_id = _id_of(record)
-            old = int(record.payload.get(PAYLOAD_PART_COUNT, record.part_count))
-            new = new_part_counts.get(document_key(document_id), 0)
-            stale.extend(point_id(document_id, part) for part in range(new, old))
-        return stale
 
     def _document_ids(
         self, documents: list[str | Image], ids: Sequence[DocumentId] | None
@@ -296,18 +319,8 @@ class MultiVectorCollection:
                 f"Got {len(metadata)} metadata dicts for {count} items; pass one per item "
                 "(None for none)."
             )
-        result: list[dict[str, Any]] = []
-        for position, meta in enumerate(metadata):
-            if meta is None:
-                result.append({})
-            elif isinstance(meta, Mapping) and all(isinstance(key, str) for key in meta):
-                result.append(dict(meta))
-            else:
-                raise InvalidInputError(
-                    f"metadata #{position} is {type(meta).__name__} {meta!r:.60}; use a dict "
-                    "with str keys (or None)."
-                )
-        return result
+        # The whole batch is checked before the first document is encoded or written.
+        return [validate_metadata(meta, item=position) for position, meta in enumerate(metadata)]
 
     # ------------------------------------------------------------------ search
     def search(
@@ -345,6 +358,7 @@ class MultiVectorCollection:
         dense, multi = self._encode_query(query, mode)
         conditions = engine_filter(filter)
         limit = k
+        heads: dict[str, PointRecord | None] = {}  # part 0 of split documents hit so far
         while True:
             hits = self._engine.search(
                 mode=mode,
@@ -354,12 +368,12 @@ class MultiVectorCollection:
                 candidates=max(pool, limit),
                 filter=conditions,
             )
-            grouped = _group_hits(hits)
+            grouped = _group_hits(self._current_parts(hits, heads))
             exhausted = len(hits) < limit or (mode == "hybrid" and limit >= max(pool, k))
             if len(grouped) >= k or exhausted:
                 break
             limit *= 2  # parts of split documents took places: fetch more points
-        results = self._complete_split(grouped, multi if mode != "dense" else None)
+        results = self._complete_split(grouped, multi if mode != "dense" else None, heads)
         if mode != "dense":
             results.sort(key=lambda hit: hit.score, reverse=True)
         return results[:k]
@@ -383,38 +397,75 @@ class MultiVectorCollection:
         assert both.dense is not None and both.multi is not None  # encode_both returns both
         return np.asarray(both.dense[0], np.float32), np.asarray(both.multi[0], np.float32)
 
+    def _current_parts(
+        self, hits: Sequence[EngineHit], heads: dict[str, PointRecord | None]
+    ) -> list[EngineHit]:
+        """``hits`` without parts of another generation than their document's part 0 names.
+
+        Those are what an interrupted or running re-add leaves: scoring or returning them would
+        show a reader a mix of two versions of a document (see :mod:`univec.collections.parts`).
+        """
+        wanted = {
+            document_key(hit.payload[PAYLOAD_DOCUMENT_ID]): hit.payload[PAYLOAD_DOCUMENT_ID]
+            for hit in hits
+            if needs_head(hit.payload)
+        }
+        missing = [document_id for key, document_id in wanted.items() if key not in heads]
+        if missing:
+            found = {_key_of(r): r for r in self._engine.retrieve([point_id(d) for d in missing])}
+            for document_id in missing:
+                heads[document_key(document_id)] = found.get(document_key(document_id))
+        current: list[EngineHit] = []
+        for hit in hits:
+            if needs_head(hit.payload):
+                head = heads.get(document_key(hit.payload[PAYLOAD_DOCUMENT_ID]))
+                if head is None or head_generation(head) != (
+                    hit_generation(hit.payload),
+                    int(hit.payload.get(PAYLOAD_PART_COUNT, 1) or 1),
+                ):
+                    continue
+            current.append(hit)
+        return current
+
     def _complete_split(
-        self, grouped: list[tuple[EngineHit, int]], query_multi: np.ndarray | None
+        self,
+        grouped: list[tuple[EngineHit, int]],
+        query_multi: np.ndarray | None,
+        heads: dict[str, PointRecord | None],
     ) -> list[SearchHit]:
         """Hits of documents stored in parts: exact MaxSim over all parts, text from part 0."""
-        split = [hit for hit, part_count in grouped if part_count > 1]
         parts: dict[str, list[PointRecord]] = {}
-        if split:
+        if query_multi is not None:
             wanted = [
-                point_id(hit.payload[PAYLOAD_DOCUMENT_ID], part)
-                for hit in split
-                for part in range(int(hit.payload[PAYLOAD_PART_COUNT]))
+                key
+                for hit, part_count in grouped
+                if part_count > 1
+                for key in part_ids(
+                    hit.payload[PAYLOAD_DOCUMENT_ID],
+                    hit_generation(hit.payload),
+                    part_count,
+                )
             ]
-            for record in self._engine.retrieve(wanted, with_multi=query_multi is not None):
-                key = _key_of(record)
-                parts.setdefault(key, []).append(record)
+            for record in self._engine.retrieve(wanted, with_multi=True) if wanted else []:
+                parts.setdefault(_key_of(record), []).append(record)
         results: list[SearchHit] = []
         for hit, part_count in grouped:
             document_id = hit.payload[PAYLOAD_DOCUMENT_ID]
-            score, text = float(hit.score), hit.payload.get(PAYLOAD_TEXT)
-            if part_count > 1:
-                records = sorted(parts.get(document_key(document_id), []), key=lambda r: r.part)
-                if query_multi is not None and records:
-                    tokens = np.concatenate([np.asarray(r.multi, np.float32) for r in records])
-                    score = maxsim(query_multi, tokens)
-                if records and records[0].part == 0:
-                    text = records[0].payload.get(PAYLOAD_TEXT)
+            # Text and metadata as part 0 holds them (a hit on part 2 carries no text).
+            head = heads.get(document_key(document_id)) if part_count > 1 else None
+            payload = head.payload if head is not None else hit.payload
+            score = float(hit.score)
+            records = parts.get(document_key(document_id))
+            if records:
+                records.sort(key=lambda r: r.part)
+                tokens = np.concatenate([np.asarray(r.multi, np.float32) for r in records])
+                score = maxsim(query_multi, tokens)  # type: ignore[arg-type]
             results.append(
                 SearchHit(
                     id=document_id,
                     score=score,
-                    metadata=dict(hit.payload.get(PAYLOAD_METADATA) or {}),
-                    text=text,
+                    metadata=dict(payload.get(PAYLOAD_METADATA) or {}),
+                    text=payload.get(PAYLOAD_TEXT),
                 )
             )
         return results
@@ -436,9 +487,9 @@ class MultiVectorCollection:
         extra: dict[str, list[PointRecord]] = {}
         if with_vectors:
             wanted = [
-                point_id(_id_of(record), part)
+                key
                 for record in first.values()
-                for part in range(1, _part_count(record))
+                for key in part_ids(_id_of(record), *head_generation(record))[1:]
             ]
             for record in self._engine.retrieve(wanted, with_multi=True) if wanted else []:
                 key = _key_of(record)
@@ -467,13 +518,11 @@ class MultiVectorCollection:
         self._check_open()
         ids = _id_list(ids)
         stored = self._engine.retrieve([point_id(i) for i in ids])
-        part_counts = {_key_of(r): _part_count(r) for r in stored}
-        doomed = [
-            point_id(document_id, part)
-            for document_id in ids
-            for part in range(part_counts.get(document_key(document_id), 1))
-        ]
-        self._engine.delete(doomed)
+        # The other parts first: part 0 is what makes a document visible, and names its parts.
+        doomed = [key for head in stored for key in stale_part_ids(head)]
+        if doomed:
+            self._engine.delete(doomed)
+        self._engine.delete([point_id(i) for i in ids])
 
     def count(self, filter: Mapping[str, Any] | Any | None = None) -> int:
         """Number of documents stored (matching ``filter``, as in :meth:`search`)."""
@@ -526,10 +575,6 @@ def _id_of(record: PointRecord) -> DocumentId:
 
 def _key_of(record: PointRecord) -> str:
     return document_key(_id_of(record))
-
-
-def _part_count(record: PointRecord) -> int:
-    return int(record.payload.get(PAYLOAD_PART_COUNT, record.part_count) or 1)
 
 
 def _group_hits(hits: Sequence[EngineHit]) -> list[tuple[EngineHit, int]]:

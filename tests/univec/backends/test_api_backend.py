@@ -344,4 +344,9 @@ def test_close_joins_every_thread_it_started(server, golden_images):
         # Image inputs are read in worker threads of the engine loop (asyncio.to_thread).
         encoder.encode([golden_images[0]], task="retrieval.passage")
         encoder.close()
-        assert set(threading.enumerate()) <= before
+        # The test server's own request threads end when they see the connection closed,
+        # asynchronously: only the client's threads are checked.
+        started = {
+            t for t in set(threading.enumerate()) - before if "process_request" not in t.name
+        }
+        assert not started, started
