@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from univec import errors
 from univec.backends.base import Embeddings, ModelInfo, Usage
@@ -20,6 +20,9 @@ from univec.errors import UnivecError
 from univec.inputs import Image
 from univec.scoring import maxsim, maxsim_many
 from univec.tasks import TASKS, family_tasks, resolve_task
+
+if TYPE_CHECKING:  # resolved lazily by __getattr__ below (needs the "pdf" extra)
+    from univec.pdf import pdf_pages
 
 __version__ = "0.1.0"
 

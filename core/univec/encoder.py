@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
 from univec.backends.base import Backend, Embeddings, ModelInfo, Usage
-from univec.errors import ConfigurationError, InvalidDimensionsError
+from univec.config import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL, EncoderConfig
+from univec.errors import InvalidDimensionsError
 from univec.inputs import normalize_inputs
 from univec.tasks import TaskSpec, family_tasks, resolve_task
 
@@ -17,10 +17,6 @@ if TYPE_CHECKING:
     from typing import Literal
 
 __all__ = ["DEFAULT_API_MODEL", "DEFAULT_LOCAL_MODEL", "Encoder"]
-
-DEFAULT_LOCAL_MODEL = "jinaai/jina-embeddings-v4"
-DEFAULT_API_MODEL = "jina-embeddings-v4"
-BACKENDS = ("local", "api")
 
 
 class Encoder:
@@ -95,42 +91,25 @@ class Encoder:
         """Build an encoder from flat configuration, so one flag switches the backend.
 
         ``backend="local"`` takes the options of :meth:`local`, ``backend="api"`` those of
-        :meth:`api`. ``model=None`` (or absent) picks each backend's default model.
+        :meth:`api`; options of the other backend are ignored, so one configuration can name
+        both. ``model=None`` (or absent) picks each backend's default model. The option names
+        are those of :class:`univec.config.EncoderConfig` plus the backend's own keywords.
+
+        Raises:
+            ConfigurationError: The backend is unknown, or an option name is not one of its
+                options (checked before any model is loaded).
         """
-        options = {key: value for key, value in options.items() if value is not None}
-        factory: Callable[..., Encoder]
-        if backend == "local":
-            options.pop("api_key", None)
-            options.pop("base_url", None)
-            factory = cls.local
-        elif backend == "api":
-            for local_only in ("device", "dtype"):
-                options.pop(local_only, None)
-            factory = cls.api
-        else:
-            raise ConfigurationError(
-                f"Unknown backend {backend!r}. Use backend='local' (PyTorch) or backend='api' "
-                "(hosted Jina API)."
-            )
-        try:
-            return factory(**options)
-        except TypeError as exc:
-            raise ConfigurationError(
-                f"Bad option for backend={backend!r}: {exc}. See Encoder.{backend}() for the options."
-            ) from exc
+        return EncoderConfig.from_options(backend, **options).build()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Encoder:
-        """Build an encoder from environment variables.
+        """Build an encoder from environment variables (see :meth:`EncoderConfig.from_env`).
 
         Reads ``UNIVEC_BACKEND`` (``local`` or ``api``; default ``local``), ``UNIVEC_MODEL``,
-        ``UNIVEC_DEVICE``, ``UNIVEC_DTYPE``, ``UNIVEC_MAX_LENGTH``, ``JINA_API_KEY`` and
-        ``UNIVEC_BASE_URL``. Keyword ``overrides`` win over the environment.
+        ``UNIVEC_DEVICE``, ``UNIVEC_DTYPE``, ``UNIVEC_MAX_LENGTH``, ``UNIVEC_MAX_PIXELS``,
+        ``JINA_API_KEY`` and ``UNIVEC_BASE_URL``. Keyword ``overrides`` win over the environment.
         """
-        env = os.environ if environ is None else environ
-        config = config_from_env(env)
-        config.update({key: value for key, value in overrides.items() if value is not None})
-        return cls.from_config(**config)
+        return EncoderConfig.from_env(environ, **overrides).build()
 
     # ----------------------------------------------------------------- properties
     @property
@@ -203,7 +182,7 @@ class Encoder:
             input order.
         """
         result = self._embed(inputs, task, dimensions, dense=not multivector, multi=multivector)
-        return result.multi if multivector else result.dense
+        return _requested(result, multivector)
 
     def encode_both(
         self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
@@ -215,6 +194,24 @@ class Encoder:
         """
         return self._embed(inputs, task, dimensions, dense=True, multi=True)
 
+    @overload
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = ...,
+        multivector: Literal[False] = ...,
+    ) -> np.ndarray: ...
+    @overload
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: None = ...,
+        multivector: Literal[True],
+    ) -> list[np.ndarray]: ...
     async def aencode(
         self,
         inputs: Iterable[object],
@@ -227,7 +224,7 @@ class Encoder:
         result = await self._aembed(
             inputs, task, dimensions, dense=not multivector, multi=multivector
         )
-        return result.multi if multivector else result.dense
+        return _requested(result, multivector)
 
     async def aencode_both(
         self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
@@ -313,27 +310,12 @@ class Encoder:
         return normalize_inputs(inputs), spec
 
 
-def config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """The :meth:`Encoder.from_config` options named by ``UNIVEC_*`` / ``JINA_API_KEY`` variables."""
-    backend = env.get("UNIVEC_BACKEND", "local").strip().lower() or "local"
-    config: dict[str, Any] = {"backend": backend}
-    if env.get("UNIVEC_MODEL"):
-        config["model"] = env["UNIVEC_MODEL"]
-    if backend == "local":
-        if env.get("UNIVEC_DEVICE"):
-            config["device"] = env["UNIVEC_DEVICE"]
-        if env.get("UNIVEC_DTYPE"):
-            config["dtype"] = env["UNIVEC_DTYPE"]
-    else:
-        if env.get("JINA_API_KEY"):
-            config["api_key"] = env["JINA_API_KEY"]
-        if env.get("UNIVEC_BASE_URL"):
-            config["base_url"] = env["UNIVEC_BASE_URL"]
-    if env.get("UNIVEC_MAX_LENGTH"):
-        try:
-            config["max_length"] = int(env["UNIVEC_MAX_LENGTH"])
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"UNIVEC_MAX_LENGTH={env['UNIVEC_MAX_LENGTH']!r} is not an integer."
-            ) from exc
-    return config
+def _requested(result: Embeddings, multivector: bool) -> np.ndarray | list[np.ndarray]:
+    """The output an ``encode`` call asked for (the backend computed exactly that one)."""
+    output = result.multi if multivector else result.dense
+    if output is None:
+        raise RuntimeError(
+            f"The backend returned no {'multi' if multivector else 'dense'} vectors although "
+            "they were requested; this is a bug in the backend."
+        )
+    return output

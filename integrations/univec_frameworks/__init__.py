@@ -20,13 +20,21 @@ from typing import Any
 
 import numpy as np
 
-from univec.encoder import BACKENDS, Encoder
+from univec.config import (
+    BACKENDS,
+    EncoderConfig,
+    flat_option_names,
+    release_encoder,
+    shared_encoder,
+)
+from univec.encoder import Encoder
 from univec.errors import (
     ConfigurationError,
     InvalidDimensionsError,
     InvalidInputError,
     NotPicklableError,
     UnivecError,
+    check_positive_int,
 )
 from univec.inputs import Image
 from univec.tasks import family_tasks
@@ -41,8 +49,9 @@ __all__ = [
     "split_api_key_option",
 ]
 
-#: The flat options of :meth:`univec.Encoder.from_config` every framework class exposes.
-ENCODER_CONFIG_KEYS = ("backend", "model", "device", "dtype", "max_length", "api_key", "base_url")
+#: The flat options of :meth:`univec.Encoder.from_config` (the fields of
+#: :class:`univec.config.EncoderConfig`) the framework classes take.
+ENCODER_CONFIG_KEYS = flat_option_names()
 
 
 def secret_value(secret: object) -> str | None:
@@ -151,10 +160,12 @@ def as_image(value: object) -> Image:
         InvalidInputError: ``value`` cannot name an image.
         InputFileNotFoundError: A path does not exist.
     """
-    if isinstance(value, io.IOBase) or hasattr(value, "read"):
-        data = value.getvalue() if hasattr(value, "getvalue") else value.read()
-        return Image(data)
-    return Image(value)
+    source: Any = value  # Image checks the type itself and names the fix
+    if isinstance(source, io.BytesIO):
+        source = source.getvalue()
+    elif callable(getattr(source, "read", None)):
+        source = source.read()
+    return Image(source)
 
 
 class FamilyEncoder:
@@ -163,6 +174,8 @@ class FamilyEncoder:
     Queries get the family's query task, documents its passage task (both ``"text-matching"``
     for the symmetric family). The encoder is either given, or built from flat configuration on
     first use (so framework objects can be created and serialised without loading a model).
+    Objects built from equal configurations share one encoder (one model in memory), see
+    :func:`univec.config.shared_encoder`.
 
     Args:
         encoder: A ready encoder. Excludes the configuration (an ``api_key`` or ``backend``
@@ -225,8 +238,12 @@ class FamilyEncoder:
             )
         set_options = {key: value for key, value in config.items() if value is not None}
         self._config = {**(options or {}), **set_options, "backend": backend}
+        # Check every option name now (no model is loaded), not at the first embedding.
+        EncoderConfig.from_options(
+            **{key: value for key, value in self._config.items() if key != "api_key"}
+        )
         self._encoder = encoder
-        self._owns_encoder = encoder is None
+        self._shared_config: EncoderConfig | None = None
         self._lock = threading.Lock()
 
     # Pickles and deep copies: LangChain and LlamaIndex copy models. A copy never carries a
@@ -234,14 +251,14 @@ class FamilyEncoder:
     # the API key (a loaded copy reads JINA_API_KEY). A given encoder is shared by deep
     # copies and cannot be pickled.
     def __getstate__(self) -> dict[str, Any]:
-        if not self._owns_encoder:
+        if self.has_given_encoder:
             raise NotPicklableError(
                 "An object given a ready encoder= cannot be pickled (its model is not copied). "
                 "Build it from configuration (backend=..., model=...) instead."
             )
         state = dict(self.__dict__)
         del state["_lock"]
-        state["_encoder"] = None
+        state["_encoder"] = state["_shared_config"] = None
         state["_config"] = {key: value for key, value in self._config.items() if key != "api_key"}
         return state
 
@@ -255,8 +272,8 @@ class FamilyEncoder:
         new.__dict__.update(self.__dict__)
         new._config = copy.deepcopy(self._config, memo)
         new._lock = threading.Lock()
-        if self._owns_encoder:
-            new._encoder = None
+        if not self.has_given_encoder:  # takes its own share of the encoder on first use
+            new._encoder = new._shared_config = None
         return new
 
     @classmethod
@@ -276,7 +293,7 @@ class FamilyEncoder:
             task=settings.task,
             dimensions=settings.dimensions,
             options=settings.encoder_options,
-            **{key: getattr(settings, key) for key in ENCODER_CONFIG_KEYS},
+            **{key: getattr(settings, key, None) for key in ENCODER_CONFIG_KEYS},
         )
 
     @property
@@ -285,18 +302,24 @@ class FamilyEncoder:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    config = dict(self._config)
-                    if config["backend"] == "api":
-                        config["api_key"] = secret_value(config.get("api_key"))
-                    else:
-                        config.pop("api_key", None)
-                    self._encoder = Encoder.from_config(**config)
+                    config = self.config()
+                    self._encoder = shared_encoder(config)
+                    self._shared_config = config
         return self._encoder
+
+    def config(self) -> EncoderConfig:
+        """The encoder configuration, with the API key's secret resolved (local: no key)."""
+        options = dict(self._config)
+        if options["backend"] == "api":
+            options["api_key"] = secret_value(options.get("api_key"))
+        else:
+            options.pop("api_key", None)
+        return EncoderConfig.from_options(**options)
 
     @property
     def has_given_encoder(self) -> bool:
         """Whether the encoder was given ready (``encoder=``) rather than built from settings."""
-        return not self._owns_encoder
+        return self._encoder is not None and self._shared_config is None
 
     @property
     def is_built(self) -> bool:
@@ -340,10 +363,12 @@ class FamilyEncoder:
         return self._join(parts)
 
     def close(self) -> None:
-        """Close the encoder if this object built it (a given encoder stays open)."""
-        if self._owns_encoder and self._encoder is not None:
-            self._encoder.close()
-            self._encoder = None
+        """Give back the shared encoder (the last user closes it); a given encoder stays open."""
+        with self._lock:
+            if self._shared_config is not None:
+                release_encoder(self._shared_config, self._encoder)
+                self._shared_config = None
+                self._encoder = None
 
     def _batches(
         self, items: Sequence[object], batch_size: int | None, progress_bar: bool
@@ -352,9 +377,11 @@ class FamilyEncoder:
             raise InvalidInputError(
                 f"documents must be a list, got {type(items).__name__}. Wrap a single item in a list."
             )
-        if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
-            raise ConfigurationError(f"batch_size={batch_size!r} must be a positive int or None.")
-        size = batch_size or max(len(items), 1)
+        size = (
+            max(len(items), 1)
+            if batch_size is None
+            else check_positive_int("batch_size", batch_size)
+        )
         from tqdm import tqdm
 
         for start in tqdm(

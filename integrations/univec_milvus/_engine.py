@@ -26,6 +26,7 @@ from univec.collections import (
     SearchMode,
 )
 from univec.errors import (
+    ClosedError,
     CollectionError,
     ConfigurationError,
     InvalidArgumentError,
@@ -113,7 +114,7 @@ class MilvusEngine(CollectionEngine):
     def client(self) -> Any:
         """The ``MilvusClient``."""
         if self._client is None:
-            raise CollectionError(f"The Milvus collection {self.name!r} is closed.")
+            raise ClosedError(f"The Milvus collection {self.name!r} is closed.")
         return self._client
 
     @property

@@ -70,10 +70,7 @@ def maxsim_request(
     multi: np.ndarray, limit: int, expression: str | None, *, ef: int = EF_SEARCH
 ) -> dict[str, Any]:
     """Keyword arguments of ``MilvusClient.search`` for an embedding-list (MaxSim) search."""
-    try:
-        from pymilvus import EmbeddingList
-    except ImportError:  # pymilvus 3 keeps it in its client package
-        from pymilvus.client.embedding_list import EmbeddingList
+    from pymilvus.client.embedding_list import EmbeddingList
 
     query = np.ascontiguousarray(multi, dtype=np.float32)
     return {

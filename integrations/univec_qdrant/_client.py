@@ -16,7 +16,7 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
-from univec.errors import CollectionError, InvalidArgumentError, SchemaMismatchError
+from univec.errors import ClosedError, CollectionError, InvalidArgumentError, SchemaMismatchError
 from univec.secrets import describe_error, redact_url, url_password
 from univec_qdrant._schema import (
     DENSE,
@@ -85,7 +85,7 @@ class ClientEngine(CollectionEngine):
     def client(self) -> Any:
         """The ``QdrantClient``."""
         if self._client is None:
-            raise CollectionError(f"The Qdrant collection {self.name!r} is closed.")
+            raise ClosedError(f"The Qdrant collection {self.name!r} is closed.")
         return self._client
 
     # ------------------------------------------------------------------ schema

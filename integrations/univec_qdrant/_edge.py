@@ -19,7 +19,7 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
-from univec.errors import CollectionError
+from univec.errors import ClosedError, CollectionError
 from univec_qdrant._lock import PathLock
 from univec_qdrant._schema import (
     DENSE,
@@ -265,7 +265,7 @@ class EdgeEngine(CollectionEngine):
     def shard(self) -> Any:
         """The open ``qdrant_edge.EdgeShard``."""
         if self._shard is None:
-            raise CollectionError(f"The Qdrant Edge collection at {str(self.path)!r} is closed.")
+            raise ClosedError(f"The Qdrant Edge collection at {str(self.path)!r} is closed.")
         return self._shard
 
     def disk_bytes(self) -> int:

@@ -43,11 +43,13 @@ from univec.collections.types import (
     StoredDocument,
 )
 from univec.errors import (
+    ClosedError,
     CollectionError,
     ConfigurationError,
     InvalidArgumentError,
     InvalidDimensionsError,
     InvalidInputError,
+    check_positive_int,
 )
 from univec.inputs import Image, normalize_inputs
 from univec.scoring import maxsim
@@ -117,8 +119,8 @@ class MultiVectorCollection:
         self.name = name
         self.encoder = encoder
         self.dimensions = dimensions
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.candidates = _positive_int("candidates", candidates)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.candidates = check_positive_int("candidates", candidates)
         self.progress = progress
         self.schema = CollectionSchema(
             dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim
@@ -169,7 +171,9 @@ class MultiVectorCollection:
         """
         self._check_open()
         documents = normalize_inputs(items)
-        batch = self.batch_size if batch_size is None else _positive_int("batch_size", batch_size)
+        batch = (
+            self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size)
+        )
         document_ids = self._document_ids(documents, ids)
         metadatas = self._metadatas(metadata, len(documents))
         order = list(range(len(documents)))
@@ -275,7 +279,7 @@ class MultiVectorCollection:
             self._engine.delete(stale)
 
     def _split(self, multi: np.ndarray) -> list[np.ndarray]:
-        size = _positive_int("max_part_tokens", self.max_part_tokens)
+        size = check_positive_int("max_part_tokens", self.max_part_tokens)
         if len(multi) <= size:
             return [multi]
         return [multi[start : start + size] for start in range(0, len(multi), size)]
@@ -353,8 +357,10 @@ class MultiVectorCollection:
             raise InvalidArgumentError(
                 f"mode={mode!r} is not a search mode; use one of {list(SEARCH_MODES)}."
             )
-        k = _positive_int("k", k)
-        pool = self.candidates if candidates is None else _positive_int("candidates", candidates)
+        k = check_positive_int("k", k)
+        pool = (
+            self.candidates if candidates is None else check_positive_int("candidates", candidates)
+        )
         dense, multi = self._encode_query(query, mode)
         conditions = engine_filter(filter)
         limit = k
@@ -548,18 +554,12 @@ class MultiVectorCollection:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise CollectionError(
+            raise ClosedError(
                 f"Collection {self.name!r} is closed; open a new {type(self).__name__}."
             )
 
 
 # --------------------------------------------------------------------------- helpers
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidArgumentError(f"{name}={value!r} must be a positive integer.")
-    return int(value)
-
-
 def _id_list(ids: Sequence[DocumentId]) -> list[DocumentId]:
     if isinstance(ids, (str, int)) and not isinstance(ids, bool):
         raise InvalidArgumentError(f"ids must be a list of ids; wrap {ids!r} in a list: [{ids!r}].")

@@ -83,7 +83,11 @@ def _image_size(image: Image) -> tuple[int, int] | None:
     try:
         import PIL.Image
 
-        source = image.path if image.kind == "path" else io.BytesIO(image.read_bytes())
+        source = (
+            image.path
+            if image.kind == "path" and image.path is not None
+            else io.BytesIO(image.read_bytes())
+        )
         with PIL.Image.open(source) as opened:  # reads the header only
             return opened.size
     except Exception:  # PIL raises many types for unreadable data; the server will say why

@@ -10,7 +10,7 @@ import numpy as np
 
 from univec._optional import require
 from univec.backends.base import Embeddings, ModelInfo, truncate_dims
-from univec.errors import ConfigurationError
+from univec.errors import ClosedError, ConfigurationError, check_positive_int
 from univec.inputs import DEFAULT_DOWNLOAD_TIMEOUT, Image
 from univec.tasks import TaskSpec
 
@@ -70,11 +70,11 @@ class LocalBackend:
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
         merged_adapters: bool = False,
     ) -> None:
-        _check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
+        check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
         if token_budget is not None:
-            _check_positive_int("token_budget", token_budget)
+            check_positive_int("token_budget", token_budget)
         if max_batch_size is not None:
-            _check_positive_int("max_batch_size", max_batch_size)
+            check_positive_int("max_batch_size", max_batch_size)
         require("torch", "local")
         require("transformers", "local")
         from univec.backends.local.checkpoint import check_adapters, open_checkpoint
@@ -146,7 +146,7 @@ class LocalBackend:
         ]
         with self._lock:
             if self.closed:
-                raise ConfigurationError(
+                raise ClosedError(
                     f"{self!r} was closed; create a new encoder to encode more inputs."
                 )
             if multi and self.model.multi_vector_projector is None:
@@ -179,18 +179,10 @@ class LocalBackend:
     def close(self) -> None:
         """Drop the model (and free GPU memory), after the forward pass in progress, if any."""
         with self._lock:
-            self.closed = True
-            self.model = None
+            if not self.closed:
+                self.closed = True
+                del self.model  # frees the weights; embed() checks ``closed`` first
         if self.device.type == "cuda":
             import torch
 
             torch.cuda.empty_cache()
-
-
-def _check_positive_int(name: str, value: object, cap: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name}={value!r} must be a positive integer.")
-    if cap is not None and value > cap:
-        raise ConfigurationError(
-            f"{name}={value!r} is over the model's limit of {cap} tokens. Use at most {cap}."
-        )

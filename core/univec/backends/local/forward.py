@@ -10,6 +10,7 @@ import torch
 from univec.backends.base import Usage
 from univec.backends.local.packing import plan_batches
 from univec.backends.local.preprocessing import EncodedInput
+from univec.errors import ConfigurationError
 from univec.inputs import Image
 from univec.tasks import TaskSpec
 
@@ -102,8 +103,12 @@ def _forward(
     kwargs = {}
     if images:
         kwargs = {
-            "pixel_values": torch.cat([item.pixel_values for item in images]).to(device),
-            "image_grid_thw": torch.cat([item.image_grid_thw for item in images]).to(device),
+            "pixel_values": torch.cat(
+                [item.pixel_values for item in images if item.pixel_values is not None]
+            ).to(device),
+            "image_grid_thw": torch.cat(
+                [item.image_grid_thw for item in images if item.image_grid_thw is not None]
+            ).to(device),
             # Without these transformers 5 silently uses 1-D positions for image tokens.
             "mm_token_type_ids": (input_ids == preprocessor.image_token_id).int(),
         }
@@ -122,7 +127,10 @@ def _forward(
     per_token: list[np.ndarray] = []
     if multi:
         real = attention_mask.bool()
-        projected = backend.model.multi_vector_projector(hidden[real])
+        projector = backend.model.multi_vector_projector
+        if projector is None:  # embed() refuses multi for such checkpoints before getting here
+            raise ConfigurationError("This checkpoint has no multi-vector projector.")
+        projected = projector(hidden[real])
         projected = torch.nn.functional.normalize(projected.to(torch.float32), dim=-1).cpu().numpy()
         counts = attention_mask.sum(dim=1).tolist()
         per_token = np.split(projected, np.cumsum(counts)[:-1])
