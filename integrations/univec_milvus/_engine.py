@@ -6,7 +6,12 @@ how token vectors are stored, how MaxSim is scored) lives in ``_native.py`` / ``
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
 import re
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,15 +90,21 @@ class MilvusEngine(CollectionEngine):
         self.requested_layout = layout
         self._secret = token or None
         self._owns_client = client is None
+        self._finalizer: weakref.finalize | None = None
         self.uri = str(uri) if client is None else None
         self.layout: NativeLayout | PortableLayout | None = None
         if client is None:
             uri = str(uri)
             if uri.endswith(".db"):  # Milvus Lite: its parent directory must exist
                 Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            lite = lite_path(uri)
+            if lite is not None:
+                _lite_open(lite)  # counted before the client starts the server
             try:
                 client = pymilvus.MilvusClient(uri=uri, token=token or "", **client_options)
             except Exception as exc:  # bad URI, unreachable server, bad option
+                if lite is not None:
+                    _lite_close(lite)
                 if uri.endswith(".db") and _locked_by_another_process(uri):
                     raise CollectionError(
                         f"The Milvus Lite database {uri!r} is in use by another process (it "
@@ -103,6 +114,10 @@ class MilvusEngine(CollectionEngine):
                 raise CollectionError(
                     f"Cannot connect to Milvus at {redact_url(uri)!r}: {self._scrub(exc)}"
                 ) from None  # the original may carry connection parameters
+            # Closed by close(), or when the engine is garbage collected without it: the
+            # client's channel, and the Milvus Lite server once its last user is gone.
+            self._finalizer = weakref.finalize(self, _release, client, lite)
+            self._finalizer.atexit = False
         self._client: Any = client
 
     def __repr__(self) -> str:
@@ -311,13 +326,13 @@ class MilvusEngine(CollectionEngine):
     def close(self) -> None:
         """Close the client if this engine created it (a client passed in stays open).
 
-        Milvus Lite keeps serving the ``.db`` path in this process (pymilvus' design), so a
-        collection reopened later in the same process starts instantly.
+        Milvus Lite serves a ``.db`` path from threads of this process; when the last engine
+        using that path closes, its server stops and frees its memory, threads and files.
         """
         if self._client is not None:
-            client, self._client = self._client, None
-            if self._owns_client:
-                client.close()
+            self._client = None
+            if self._finalizer is not None:
+                self._finalizer()
 
     # ------------------------------------------------------------------ helpers
     def _layout(self) -> NativeLayout | PortableLayout:
@@ -338,6 +353,61 @@ class MilvusEngine(CollectionEngine):
 
     def _scrub(self, exc: BaseException) -> str:
         return describe_error(exc, self._secret, url_password(self.uri))
+
+
+_lite_lock = threading.Lock()
+_lite_users: dict[str, int] = {}
+
+
+def lite_path(uri: str) -> str | None:
+    """The absolute ``.db`` path a Milvus Lite URI names (as Milvus Lite keys its servers)."""
+    return os.path.abspath(os.path.expanduser(uri)) if uri.endswith(".db") else None
+
+
+def _lite_open(path: str) -> None:
+    with _lite_lock:
+        _lite_users[path] = _lite_users.get(path, 0) + 1
+
+
+def _lite_close(path: str) -> None:
+    """Forget one user of ``path``; stop its Milvus Lite server when it was the last."""
+    with _lite_lock:
+        users = _lite_users.get(path, 0) - 1
+        if users > 0:
+            _lite_users[path] = users
+            return
+        _lite_users.pop(path, None)
+    with contextlib.suppress(ImportError):
+        from milvus_lite.server_manager import server_manager_instance
+
+        entry = getattr(server_manager_instance, "_servers", {}).get(path)
+        server_manager_instance.release_server(path)
+        # grpc's Server.stop() leaves the worker pool Milvus Lite gave it running: its idle
+        # threads would outlive the server. Stop them too (a private attribute: best effort).
+        pool = getattr(getattr(entry[0], "_state", None), "thread_pool", None) if entry else None
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=False)
+    _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap a stopped Milvus Lite server freed back to the OS (glibc keeps it)."""
+    with contextlib.suppress(Exception):  # not glibc (macOS, Windows, musl): nothing to do
+        import ctypes
+
+        gc.collect()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _release(client: Any, lite: str | None) -> None:
+    """Close an engine's own client, then its share of the Milvus Lite server."""
+    try:
+        with contextlib.suppress(Exception):  # a client whose server is gone already
+            client.close()
+    finally:
+        if lite is not None:
+            _lite_close(lite)
 
 
 def _batches(records: Sequence[PointRecord], size_of: Any) -> Iterator[list[PointRecord]]:
