@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from univec import errors
+from univec import errors, late_chunking, models, quantization
 from univec.backends.base import Embeddings, ModelInfo, Usage
 from univec.encoder import Encoder
 from univec.errors import UnivecError
@@ -37,9 +37,12 @@ __all__ = [
     "__version__",
     "errors",
     "family_tasks",
+    "late_chunking",
     "maxsim",
     "maxsim_many",
+    "models",
     "pdf_pages",
+    "quantization",
     "resolve_task",
 ]
 

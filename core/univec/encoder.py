@@ -9,8 +9,9 @@ import numpy as np
 
 from univec.backends.base import Backend, Embeddings, ModelInfo, Usage
 from univec.config import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL, EncoderConfig
-from univec.errors import InvalidDimensionsError
+from univec.errors import InvalidArgumentError, InvalidDimensionsError, InvalidInputError
 from univec.inputs import normalize_inputs
+from univec.quantization import check_precision, packed_width, precision_dtype, quantize
 from univec.tasks import TaskSpec, family_tasks, resolve_task
 
 if TYPE_CHECKING:
@@ -149,6 +150,8 @@ class Encoder:
         *,
         dimensions: int | None = ...,
         multivector: Literal[False] = ...,
+        precision: str = ...,
+        late_chunking: bool = ...,
     ) -> np.ndarray: ...
     @overload
     def encode(
@@ -158,6 +161,8 @@ class Encoder:
         *,
         dimensions: None = ...,
         multivector: Literal[True],
+        precision: str = ...,
+        late_chunking: Literal[False] = ...,
     ) -> list[np.ndarray]: ...
     def encode(
         self,
@@ -166,6 +171,8 @@ class Encoder:
         *,
         dimensions: int | None = None,
         multivector: bool = False,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> np.ndarray | list[np.ndarray]:
         """Encode texts and images.
 
@@ -173,26 +180,93 @@ class Encoder:
             inputs: A list of ``str`` (always text) and images (:class:`univec.Image`,
                 ``PIL.Image.Image``, ``pathlib.Path``), mixed freely.
             task: ``"retrieval.query"``, ``"retrieval.passage"``, ``"text-matching"``,
-                ``"code.query"`` or ``"code.passage"``.
+                ``"code.query"`` or ``"code.passage"`` (API models of the Jina family: the
+                model's own tasks, see :mod:`univec.models`).
             dimensions: Matryoshka truncation of single vectors (one of :attr:`matryoshka_dims`).
             multivector: Return one ``(n_tokens, 128)`` array per input instead.
+            precision: ``"float32"`` (default), ``"int8"``, ``"uint8"``, ``"binary"`` or
+                ``"ubinary"``: compact outputs, the same arrays on both backends (see
+                :mod:`univec.quantization`; score them with ``univec.maxsim(...,
+                precision=...)``).
+            late_chunking: The texts are consecutive chunks of one document: encode them as
+                one sequence so each chunk's vector sees the whole document, and return one
+                vector per chunk (single vectors and text only; see
+                :func:`univec.late_chunking.embed_chunks` to split a document first).
 
         Returns:
             ``(n, d)`` float32 unit-norm rows, or a list of ``(n_tokens_i, 128)`` arrays; in
-            input order.
+            input order (in ``precision``'s dtype and width).
         """
-        result = self._embed(inputs, task, dimensions, dense=not multivector, multi=multivector)
+        result = self._embed(
+            inputs,
+            task,
+            dimensions,
+            dense=not multivector,
+            multi=multivector,
+            precision=precision,
+            late_chunking=late_chunking,
+        )
         return _requested(result, multivector)
 
+    def embed(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
+        late_chunking: bool = False,
+    ) -> Embeddings:
+        """Single vectors of ``inputs`` and the tokens this call consumed.
+
+        :meth:`encode` with ``multivector=False``, returning :class:`Embeddings` (``dense``
+        and ``usage``) rather than the bare array; framework components report the usage.
+        """
+        return self._embed(
+            inputs,
+            task,
+            dimensions,
+            dense=True,
+            multi=False,
+            precision=precision,
+            late_chunking=late_chunking,
+        )
+
+    async def aembed(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
+        late_chunking: bool = False,
+    ) -> Embeddings:
+        """Async form of :meth:`embed`."""
+        return await self._aembed(
+            inputs,
+            task,
+            dimensions,
+            dense=True,
+            multi=False,
+            precision=precision,
+            late_chunking=late_chunking,
+        )
+
     def encode_both(
-        self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
     ) -> Embeddings:
         """Single and multi vectors of ``inputs`` (one forward pass on the local backend).
 
         Returns:
-            :class:`Embeddings` with ``dense`` ``(n, d)`` and ``multi`` (list of arrays).
+            :class:`Embeddings` with ``dense`` ``(n, d)`` and ``multi`` (list of arrays), both
+            in ``precision`` (see :meth:`encode`).
         """
-        return self._embed(inputs, task, dimensions, dense=True, multi=True)
+        return self._embed(inputs, task, dimensions, dense=True, multi=True, precision=precision)
 
     @overload
     async def aencode(
@@ -202,6 +276,8 @@ class Encoder:
         *,
         dimensions: int | None = ...,
         multivector: Literal[False] = ...,
+        precision: str = ...,
+        late_chunking: bool = ...,
     ) -> np.ndarray: ...
     @overload
     async def aencode(
@@ -211,6 +287,8 @@ class Encoder:
         *,
         dimensions: None = ...,
         multivector: Literal[True],
+        precision: str = ...,
+        late_chunking: Literal[False] = ...,
     ) -> list[np.ndarray]: ...
     async def aencode(
         self,
@@ -219,18 +297,33 @@ class Encoder:
         *,
         dimensions: int | None = None,
         multivector: bool = False,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> np.ndarray | list[np.ndarray]:
         """Async form of :meth:`encode`."""
         result = await self._aembed(
-            inputs, task, dimensions, dense=not multivector, multi=multivector
+            inputs,
+            task,
+            dimensions,
+            dense=not multivector,
+            multi=multivector,
+            precision=precision,
+            late_chunking=late_chunking,
         )
         return _requested(result, multivector)
 
     async def aencode_both(
-        self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
     ) -> Embeddings:
         """Async form of :meth:`encode_both`."""
-        return await self._aembed(inputs, task, dimensions, dense=True, multi=True)
+        return await self._aembed(
+            inputs, task, dimensions, dense=True, multi=True, precision=precision
+        )
 
     def encode_query(
         self, inputs: Iterable[object], family: str = "retrieval", **kwargs: Any
@@ -263,13 +356,19 @@ class Encoder:
         *,
         dense: bool,
         multi: bool,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
-        items, spec = self._prepare(inputs, task, dimensions, multi and not dense)
+        items, spec, options = self._prepare(
+            inputs, task, dimensions, dense, multi, precision, late_chunking
+        )
         if not items:
-            return self._empty(dimensions)
-        result = self._backend.embed(items, spec, dense=dense, multi=multi, dimensions=dimensions)
+            return self._empty(dimensions, precision)
+        result = self._backend.embed(
+            items, spec, dense=dense, multi=multi, dimensions=dimensions, **options
+        )
         self.usage += result.usage
-        return result
+        return _to_precision(result, precision)
 
     async def _aembed(
         self,
@@ -279,35 +378,84 @@ class Encoder:
         *,
         dense: bool,
         multi: bool,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
-        items, spec = self._prepare(inputs, task, dimensions, multi and not dense)
+        items, spec, options = self._prepare(
+            inputs, task, dimensions, dense, multi, precision, late_chunking
+        )
         if not items:
-            return self._empty(dimensions)
+            return self._empty(dimensions, precision)
         result = await self._backend.aembed(
-            items, spec, dense=dense, multi=multi, dimensions=dimensions
+            items, spec, dense=dense, multi=multi, dimensions=dimensions, **options
         )
         self.usage += result.usage
-        return result
+        return _to_precision(result, precision)
 
-    def _empty(self, dimensions: int | None) -> Embeddings:
-        return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
+    def _empty(self, dimensions: int | None, precision: str = "float32") -> Embeddings:
+        width = packed_width(dimensions or self.dim, precision)
+        return Embeddings(np.zeros((0, width), precision_dtype(precision)), [])
 
     def _prepare(
-        self, inputs: Iterable[object], task: str, dimensions: int | None, multivector: bool
-    ) -> tuple[list[Any], TaskSpec]:
-        spec = resolve_task(task)
+        self,
+        inputs: Iterable[object],
+        task: str,
+        dimensions: int | None,
+        dense: bool,
+        multi: bool,
+        precision: str,
+        late_chunking: bool,
+    ) -> tuple[list[Any], TaskSpec, dict[str, Any]]:
+        precision = check_precision(precision)
+        # An API backend checks tasks against its model (univec.models); others take v4's.
+        resolve = getattr(self._backend, "resolve_task", None)
+        spec = resolve(task) if callable(resolve) else resolve_task(task)
+        if not isinstance(spec, TaskSpec):
+            raise TypeError(f"{type(self._backend).__name__}.resolve_task returned {spec!r}.")
+        multivector = multi and not dense
         if dimensions is not None:
             if multivector:
                 raise InvalidDimensionsError(
                     f"dimensions={dimensions!r} cannot be combined with multivector=True: "
                     f"token vectors are always {self.multivector_dim}-d. Drop one of the two."
                 )
-            if isinstance(dimensions, bool) or dimensions not in self.matryoshka_dims:
+            # An API model univec does not know has no Matryoshka list: any size is sent.
+            known = dimensions in self.matryoshka_dims if self.matryoshka_dims else True
+            if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not known:
                 raise InvalidDimensionsError(
                     f"dimensions={dimensions!r} is not a Matryoshka dimension of {self.info.name}. "
                     f"Use one of {list(self.matryoshka_dims)} or None for the full {self.dim}."
                 )
-        return normalize_inputs(inputs), spec
+        items = normalize_inputs(inputs)
+        options: dict[str, Any] = {}
+        if precision in getattr(self._backend, "native_precisions", ()):
+            options["precision"] = precision
+        if late_chunking:
+            if multi:
+                raise InvalidArgumentError(
+                    "late_chunking=True gives single vectors only; drop multivector=True (or "
+                    "use encode() rather than encode_both())."
+                )
+            if not all(isinstance(item, str) for item in items):
+                raise InvalidInputError(
+                    "late_chunking=True applies to text only, but the inputs include images. "
+                    "Encode the images in a separate call without late_chunking."
+                )
+            options["late_chunking"] = True
+        return items, spec, options
+
+
+def _to_precision(result: Embeddings, precision: str) -> Embeddings:
+    """``result`` with its float outputs quantized (a backend may already have done so)."""
+    if precision == "float32":
+        return result
+    dense = result.dense
+    if dense is not None and dense.dtype.kind == "f":
+        dense = quantize(dense, precision)
+    multi = result.multi
+    if multi is not None:
+        multi = [quantize(m, precision) if m.dtype.kind == "f" else m for m in multi]
+    return Embeddings(dense=dense, multi=multi, usage=result.usage)
 
 
 def _requested(result: Embeddings, multivector: bool) -> np.ndarray | list[np.ndarray]:

@@ -20,7 +20,7 @@ import urllib.request
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from univec.errors import (
     ImageLoadError,
@@ -31,7 +31,7 @@ from univec.errors import (
 if TYPE_CHECKING:
     import PIL.Image
 
-__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "Image", "InputItem", "normalize_inputs"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "Image", "normalize_inputs"]
 
 #: Largest image univec reads or downloads (the hosted API's limit too).
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -40,8 +40,6 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
 #: Seconds a whole image download may take.
 DEFAULT_DOWNLOAD_TIMEOUT = 30.0
-
-InputItem = Union[str, "Image", "PIL.Image.Image", Path]
 
 logger = logging.getLogger("univec")
 

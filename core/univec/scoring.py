@@ -1,4 +1,4 @@
-"""Late-interaction scoring in NumPy."""
+"""Late-interaction scoring in NumPy (float32 and the compact precisions)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,63 @@ from collections.abc import Sequence
 import numpy as np
 
 from univec.errors import InvalidArgumentError
+from univec.quantization import check_precision, dequantize
 
 __all__ = ["maxsim", "maxsim_many", "per_document_max"]
 
 
-def maxsim(query: np.ndarray, document: np.ndarray) -> float:
+def maxsim(
+    query: np.ndarray, document: np.ndarray, *, precision: str | None = None, dim: int | None = None
+) -> float:
     """MaxSim: sum over query tokens of the best dot product with any document token.
 
     Args:
-        query: ``(q_tokens, d)`` query multi-vector.
-        document: ``(d_tokens, d)`` document multi-vector.
+        query: ``(q_tokens, d)`` query multi-vector (float32 or codes in ``precision``).
+        document: ``(d_tokens, d)`` document multi-vector (float32 or codes in ``precision``).
+        precision: The representation of integer arrays (``"int8"``, ``"uint8"``,
+            ``"binary"``, ``"ubinary"``; see :mod:`univec.quantization`). Codes are scored
+            through :func:`univec.quantization.dequantize` (unit-norm rows), so two
+            ``binary`` token vectors score ``1 - 2 * hamming / d`` and a float32 query can be
+            scored against quantized documents. Float arrays are always used as they are.
+        dim: For packed bits whose dimension is not a multiple of 8: the dimension.
+
+    Raises:
+        InvalidArgumentError: An integer array without ``precision``, or one of the wrong
+            dtype for it.
+
+    Example:
+        >>> docs = encoder.encode(pages, "retrieval.passage", multivector=True, precision="binary")
+        >>> query = encoder.encode(["q"], "retrieval.query", multivector=True)[0]
+        >>> univec.maxsim(query, docs[0], precision="binary")
     """
-    query = _token_matrix(query, "query")
-    document = _token_matrix(document, "document", query.shape[1] if len(query) else None)
+    query = _token_matrix(query, "query", None, precision, dim)
+    width = query.shape[1] if len(query) else None
+    document = _token_matrix(document, "document", width, precision, dim)
     if len(query) == 0 or len(document) == 0:
         return 0.0
     similarities = query @ document.T
     return float(similarities.max(axis=1).sum())
 
 
-def maxsim_many(query: np.ndarray, documents: Sequence[np.ndarray]) -> np.ndarray:
+def maxsim_many(
+    query: np.ndarray,
+    documents: Sequence[np.ndarray],
+    *,
+    precision: str | None = None,
+    dim: int | None = None,
+) -> np.ndarray:
     """MaxSim of one query against many documents, as a float32 array.
 
-    The same sums as :func:`maxsim` (empty documents score 0), computed with one matrix
-    product over all documents' tokens instead of one per document: a page of documents
-    costs one BLAS call (2-10x faster than a Python loop, more on a busy machine).
+    The same sums as :func:`maxsim` (empty documents score 0; ``precision`` and ``dim`` as
+    there), computed with one matrix product over all documents' tokens instead of one per
+    document: a page of documents costs one BLAS call (2-10x faster than a Python loop, more
+    on a busy machine).
     """
-    query = _token_matrix(query, "query")
+    query = _token_matrix(query, "query", None, precision, dim)
     width = query.shape[1] if len(query) else None
     documents = [
-        _token_matrix(document, f"documents[{i}]", width) for i, document in enumerate(documents)
+        _token_matrix(document, f"documents[{i}]", width, precision, dim)
+        for i, document in enumerate(documents)
     ]
     lengths = [len(document) for document in documents]
     if not sum(lengths):
@@ -45,32 +72,48 @@ def maxsim_many(query: np.ndarray, documents: Sequence[np.ndarray]) -> np.ndarra
     return per_document_max(query @ tokens.T, lengths)
 
 
-def _token_matrix(value: object, name: str, width: int | None = None) -> np.ndarray:
-    """``value`` as a float32 ``(tokens, width)`` matrix, or a clear error naming ``name``.
+def _token_matrix(
+    value: object, name: str, width: int | None, precision: str | None, dim: int | None
+) -> np.ndarray:
+    """``value`` as float32 ``(tokens, width)`` rows to score, or a clear error naming ``name``.
 
     Raises:
-        InvalidArgumentError: Not a 2-D array of numbers, or its token vectors are not
-            ``width`` wide (e.g. a query and a document from different models).
+        InvalidArgumentError: Not a 2-D array of numbers, codes without ``precision``, or token
+            vectors not ``width`` wide (e.g. a query and a document from different models).
     """
     try:
-        matrix = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
+        values = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise InvalidArgumentError(f"{name} must be a (tokens, dim) array: {exc}.") from exc
+    if values.size == 0:  # an empty multi-vector scores 0
+        return np.zeros((0, width or 0), np.float32)
+    if values.ndim != 2 or values.dtype.kind not in "fiub":
         raise InvalidArgumentError(
-            f"{name} must be a (tokens, dim) array of numbers: {exc}."
-        ) from exc
-    if matrix.size == 0 and matrix.ndim != 2:  # an empty multi-vector scores 0
-        return matrix.reshape(0, width or 0)
-    if matrix.ndim != 2:
-        raise InvalidArgumentError(
-            f"{name} has shape {matrix.shape}; a multi-vector is a 2-D (tokens, dim) array, "
-            "e.g. one item of encoder.encode([...], task, multivector=True)."
+            f"{name} is a {values.ndim}-D array of {values.dtype}; a multi-vector is a 2-D "
+            "(tokens, dim) array of numbers, e.g. one item of "
+            "encoder.encode([...], task, multivector=True)."
         )
-    if width is not None and len(matrix) and matrix.shape[1] != width:
+    matrix = _as_float(values, precision, dim)
+    if width is not None and matrix.shape[1] != width:
         raise InvalidArgumentError(
             f"{name} has {matrix.shape[1]}-d token vectors but the query has {width}-d ones; "
             "score multi-vectors of the same model (128-d for jina-embeddings-v4)."
         )
     return matrix
+
+
+def _as_float(array: np.ndarray, precision: str | None, dim: int | None) -> np.ndarray:
+    """float32 rows to score: float arrays as given, codes decoded by their precision."""
+    values = np.asarray(array)
+    if values.dtype.kind == "f":
+        return values.astype(np.float32, copy=False)
+    if precision is None:
+        raise InvalidArgumentError(
+            f"MaxSim got an array of dtype {values.dtype} without precision=. Pass the precision "
+            "the vectors were encoded with, e.g. maxsim(q, d, precision='int8') or "
+            "precision='binary'."
+        )
+    return dequantize(values, check_precision(precision), dim=dim)
 
 
 def per_document_max(similarities: np.ndarray, lengths: Sequence[int]) -> np.ndarray:

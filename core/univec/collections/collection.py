@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from univec.backends.base import Embeddings
+from univec.collections.compression import (
+    FirstStage,
+    MuveraEncoding,
+    StorageOptions,
+    TokenPrecision,
+    pool_tokens,
+)
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
@@ -83,6 +91,16 @@ class MultiVectorCollection:
         batch_size: Documents encoded and upserted per batch in :meth:`add`.
         candidates: Default number of dense candidates a ``"hybrid"`` search reranks.
         progress: Show a progress bar while adding.
+        pool_factor: Pool each document's token vectors into ``ceil(n / pool_factor)`` at
+            ingest (hierarchical clustering by cosine; queries are never pooled). ``1`` (the
+            default) stores every token.
+        token_precision: How token vectors are stored: ``"float32"`` (default), ``"float16"``,
+            ``"int8"`` or ``"binary"`` (the engines say what they keep for exact rescoring).
+        first_stage: Candidates of ``"hybrid"`` searches: ``"dense"`` (default) or
+            ``"muvera"`` (a fixed-dimensional encoding of the token vectors, stored beside them).
+
+    The three storage options are stored with the collection: reopening it with other values
+    raises :class:`~univec.errors.SchemaMismatchError`.
 
     Example:
         >>> with QdrantCollection("docs", encoder, path="./univec_data") as docs:
@@ -105,7 +123,15 @@ class MultiVectorCollection:
         batch_size: int = 32,
         candidates: int = DEFAULT_CANDIDATES,
         progress: bool = True,
+        pool_factor: int = 1,
+        token_precision: TokenPrecision = "float32",
+        first_stage: FirstStage = "dense",
     ) -> None:
+        try:
+            storage = StorageOptions(pool_factor, token_precision, first_stage)
+        except BaseException:
+            engine.close()
+            raise
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"Collection name {name!r} must be a non-empty string.")
         info = encoder.info
@@ -123,8 +149,9 @@ class MultiVectorCollection:
         self.candidates = check_positive_int("candidates", candidates)
         self.progress = progress
         self.schema = CollectionSchema(
-            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim
+            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim, storage=storage
         )
+        self._muvera = MuveraEncoding(dim=info.multivector_dim) if first_stage == "muvera" else None
         self._engine = engine
         self._closed = False
         try:
@@ -148,6 +175,7 @@ class MultiVectorCollection:
         ids: Sequence[DocumentId] | None = None,
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         batch_size: int | None = None,
+        late_chunking: bool = False,
     ) -> list[DocumentId]:
         """Encode and store documents; documents with an id already stored are replaced.
 
@@ -160,6 +188,9 @@ class MultiVectorCollection:
                 their ``filter``; checked by :func:`univec.collections.metadata.validate_metadata`
                 (JSON values only, at most 32 levels deep and 64 KiB) before anything is written.
             batch_size: Documents per encoding/upsert batch (default: the collection's).
+            late_chunking: ``items`` are the text chunks of one document, split already: their
+                single vectors are late-chunked over the whole document (see
+                :mod:`univec.late_chunking`); their token vectors are each chunk's own.
 
         Returns:
             The document ids, in input order.
@@ -182,6 +213,11 @@ class MultiVectorCollection:
             for position, document_id in enumerate(document_ids):
                 first.setdefault(document_id, position)
             order = sorted(first.values())
+        late_dense = None
+        if late_chunking:  # one document: its chunk vectors see all of it
+            late_dense = self.encoder.encode(
+                documents, "retrieval.passage", dimensions=self.dimensions, late_chunking=True
+            )
         progress_bar = _progress(len(order), f"Adding to {self.name}", disable=not self.progress)
         finished = False
         try:
@@ -191,6 +227,7 @@ class MultiVectorCollection:
                     [documents[i] for i in chunk],
                     [document_ids[i] for i in chunk],
                     [metadatas[i] for i in chunk],
+                    None if late_dense is None else late_dense[chunk],
                 )
                 progress_bar.update(len(chunk))
             finished = True
@@ -208,10 +245,15 @@ class MultiVectorCollection:
         documents: list[str | Image],
         document_ids: list[DocumentId],
         metadatas: list[dict[str, Any]],
+        late_dense: np.ndarray | None = None,
     ) -> None:
-        embeddings = self.encoder.encode_both(
-            documents, "retrieval.passage", dimensions=self.dimensions
-        )
+        if late_dense is None:
+            embeddings = self.encoder.encode_both(
+                documents, "retrieval.passage", dimensions=self.dimensions
+            )
+        else:
+            multi = self.encoder.encode(documents, "retrieval.passage", multivector=True)
+            embeddings = Embeddings(late_dense, multi)
         if embeddings.dense is None or embeddings.multi is None:
             raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")
         if len(embeddings.dense) != len(documents) or len(embeddings.multi) != len(documents):
@@ -229,7 +271,8 @@ class MultiVectorCollection:
         for document, document_id, meta, dense, multi in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
-            parts = self._split(np.asarray(multi, np.float32))
+            pooled = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
+            parts = self._split(pooled)
             generation = generation_of(parts, meta)
             stored = heads.get(document_key(document_id))
             replaced = head_generation(stored) if stored is not None else None
@@ -270,6 +313,11 @@ class MultiVectorCollection:
             parts_first.extend(records[1:])
             if stored is not None:
                 stale.extend(stale_part_ids(stored, keep=(r.point_id for r in records)))
+        if self._muvera is not None:
+            written = [*parts_first, *switches]
+            encodings = self._muvera.documents([record.multi for record in written])
+            for record, encoding in zip(written, encodings, strict=True):
+                record.muvera = encoding
         # New parts first (readers still follow the old part 0), then part 0 switches readers
         # over, then the parts it replaced go: interrupted anywhere, no reader sees a mix.
         if parts_first:
@@ -362,6 +410,8 @@ class MultiVectorCollection:
             self.candidates if candidates is None else check_positive_int("candidates", candidates)
         )
         dense, multi = self._encode_query(query, mode)
+        if mode == "hybrid" and self._muvera is not None and multi is not None:
+            dense = self._muvera.query(multi)  # the first stage's query vector
         conditions = engine_filter(filter)
         limit = k
         heads: dict[str, PointRecord | None] = {}  # part 0 of split documents hit so far

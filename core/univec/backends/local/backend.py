@@ -70,6 +70,9 @@ class LocalBackend:
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
         merged_adapters: bool = False,
     ) -> None:
+        from univec.models import check_local_model
+
+        check_local_model(model)
         check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
         if token_budget is not None:
             check_positive_int("token_budget", token_budget)
@@ -131,8 +134,12 @@ class LocalBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        late_chunking: bool = False,
     ) -> Embeddings:
         """Encode ``items`` (texts and images, in any mix), computing only what is asked.
+
+        ``late_chunking=True``: the items are text chunks of one document (see
+        :mod:`univec.late_chunking`); single vectors only.
 
         Returns:
             :class:`Embeddings` in input order; ``usage`` counts every token fed to the model.
@@ -155,6 +162,12 @@ class LocalBackend:
                     "vLLM variant?). Use jinaai/jina-embeddings-v4 for multi-vectors."
                 )
             self.adapters.activate(task.adapter)
+            if late_chunking:
+                from univec.backends.local.late_chunking import embed_late_chunks
+
+                chunks = [item for item in items if isinstance(item, str)]
+                vectors, usage = embed_late_chunks(self, chunks, task)
+                return Embeddings(dense=truncate_dims(vectors, dimensions), usage=usage)
             pooled, tokens, usage = run_batches(self, items, task, dense=dense, multi=multi)
         dense_out = None
         if dense:
@@ -170,10 +183,17 @@ class LocalBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        late_chunking: bool = False,
     ) -> Embeddings:
         """:meth:`embed` in a worker thread, so the event loop keeps running."""
         return await asyncio.to_thread(
-            self.embed, items, task, dense=dense, multi=multi, dimensions=dimensions
+            self.embed,
+            items,
+            task,
+            dense=dense,
+            multi=multi,
+            dimensions=dimensions,
+            late_chunking=late_chunking,
         )
 
     def close(self) -> None:

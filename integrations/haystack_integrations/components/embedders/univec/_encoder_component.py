@@ -12,6 +12,7 @@ from haystack.core.errors import SerializationError
 from haystack.utils import Secret, deserialize_secrets_inplace
 from haystack.utils.auth import SecretType
 
+from univec.backends.base import Usage
 from univec.encoder import Encoder
 from univec_frameworks import FamilyEncoder, split_api_key_option
 
@@ -49,6 +50,7 @@ class EncoderComponent:
     max_length: int | None
     api_key: Secret | None
     base_url: str | None
+    late_chunking: bool
     encoder_options: dict[str, Any] | None
     task: str
     dimensions: int | None
@@ -56,12 +58,28 @@ class EncoderComponent:
     def _init_parameters(self, arguments: dict[str, Any]) -> None:
         for name in _parameter_names(type(self)):
             setattr(self, name, arguments[name])
+        if isinstance(self.api_key, str):
+            # The Haystack way: a plain key becomes a token Secret. It works at run time;
+            # to_dict() then refuses it (Haystack does not serialise tokens) and says to use
+            # Secret.from_env_var("JINA_API_KEY") instead.
+            self.api_key = Secret.from_token(self.api_key)
         explicit_key = self.api_key is not None and self.api_key != default_api_key()
         options, key = split_api_key_option(self.encoder_options, explicit_key)
         if key is not None:  # held as a Secret (never serialised), whichever way it came in
             self.encoder_options, self.api_key = options, Secret.from_token(key)
         # Checks the configuration now; the model is loaded (or the client opened) in warm_up.
         self._family = FamilyEncoder.from_settings(self, self.encoder)
+
+    def close(self) -> None:
+        """Release the encoder (``Pipeline.close()`` calls this); ``warm_up`` reopens it."""
+        self._family.close()
+
+    def _meta(self, usage: Usage) -> dict[str, Any]:
+        """``meta`` of a run, as jina-haystack returns it: the model and the tokens used."""
+        return {
+            "model": self._family.model_name,
+            "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens},
+        }
 
     def warm_up(self) -> None:
         """Load the model (local backend) or create the client (API backend)."""
