@@ -116,22 +116,30 @@ def error_from_validation(error: Any, owner: str) -> Exception:
     """The error to raise for a pydantic ``ValidationError`` of a framework class's settings.
 
     A univec error raised while checking the settings comes out as itself (pydantic would wrap
-    it); any other failure becomes a :class:`ConfigurationError` naming each bad field and what
-    is wrong. Only harmless values are quoted: never the key, the options, a URL or the value
-    of a misspelled field (one may be an API key put in the wrong place).
+    it). Any other failure stays a ``ValidationError`` (the frameworks' convention) that quotes
+    only harmless values: never the key, the options, a URL or the value of a misspelled field
+    (one may be an API key put in the wrong place).
     """
-    problems = []
+    details = []
     for item in error.errors(include_url=False):
         cause = (item.get("ctx") or {}).get("error")
         if isinstance(cause, UnivecError):
             return cause
         location = item.get("loc", ())
-        where = ".".join(str(part) for part in location) or "settings"
-        got = ""
-        if location and location[0] in _QUOTABLE_SETTINGS and item.get("type") != "extra_forbidden":
-            got = f" (got {item.get('input')!r:.60})"
-        problems.append(f"{where}: {item.get('msg')}{got}")
-    return ConfigurationError(f"Invalid {owner} settings: {'; '.join(problems)}.")
+        quotable = bool(location) and location[0] in _QUOTABLE_SETTINGS
+        detail = {
+            "type": item["type"],
+            "loc": location,
+            "input": item.get("input") if quotable and item["type"] != "extra_forbidden" else "***",
+        }
+        if item.get("ctx"):
+            detail["ctx"] = item["ctx"]
+        details.append(detail)
+    try:
+        return type(error).from_exception_data(owner, details)
+    except Exception:  # an error type that cannot be rebuilt: say it without any value
+        where = "; ".join(".".join(map(str, d["loc"])) or "settings" for d in details)
+        return ConfigurationError(f"Invalid {owner} settings: {where}.")
 
 
 def as_texts(values: object, what: str = "texts") -> list[str]:
