@@ -125,6 +125,11 @@ class UnivecEmbeddings(BaseModel, Embeddings):
             memo[id(self.encoder)] = self.encoder
         return super().__deepcopy__(memo)
 
+    @property
+    def resolved_encoder(self) -> Encoder:
+        """The :class:`univec.Encoder` in use (built from the configuration on first access)."""
+        return self._family.encoder
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents with the family's passage task.
 

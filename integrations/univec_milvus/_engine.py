@@ -30,6 +30,7 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
+from univec.collections.filters import FilterNode
 from univec.errors import (
     ClosedError,
     CollectionError,
@@ -39,8 +40,17 @@ from univec.errors import (
 )
 from univec.secrets import describe_error, redact_url, url_password
 from univec_milvus._create import open_layout
-from univec_milvus._detect import DENSE, ID, LAYOUTS, MUVERA, PAYLOAD, TOKENS
-from univec_milvus._filters import both, first_parts, quote, to_expression
+from univec_milvus._detect import (
+    DENSE,
+    ID,
+    LAYOUTS,
+    MUVERA,
+    PAYLOAD,
+    TOKENS,
+    is_lite,
+    parse_version,
+)
+from univec_milvus._filters import Expression, both, first_parts, quote, request, to_expression
 from univec_milvus._native import NativeLayout
 from univec_milvus._portable import PortableLayout
 
@@ -119,6 +129,7 @@ class MilvusEngine(CollectionEngine):
             self._finalizer = weakref.finalize(self, _release, client, lite)
             self._finalizer.atexit = False
         self._client: Any = client
+        self._templates: bool | None = None  # whether the server has expression templates
 
     def __repr__(self) -> str:
         where = redact_url(self.uri) if self.uri is not None else "client"
@@ -203,19 +214,56 @@ class MilvusEngine(CollectionEngine):
             )
         return records
 
-    def count(self, filter: Sequence[FieldCondition] | str | None = None) -> int:
+    def count(self, filter: FilterNode | str | None = None) -> int:
         """Number of rows matching ``filter``."""
-        return self._count(to_expression(filter))
+        return self._count(self.expression(filter))
 
-    def count_documents(self, filter: Sequence[FieldCondition] | str | None = None) -> int:
+    def count_documents(self, filter: FilterNode | str | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
-        return self._count(first_parts(to_expression(filter)))
+        return self._count(first_parts(self.expression(filter)))
 
-    def _count(self, expression: str | None) -> int:
+    def _count(self, expression: Expression | None) -> int:
         rows = self.call(
-            self.client.query, self.name, filter=expression or "", output_fields=["count(*)"]
+            self.client.query, self.name, output_fields=["count(*)"], **request(expression)
         )
         return int(rows[0]["count(*)"]) if rows else 0
+
+    def expression(
+        self, filter: FilterNode | Sequence[FieldCondition] | str | None
+    ) -> Expression | None:
+        """``filter`` as a Milvus expression, its values bound as ``filter_params`` where the
+        server has expression templates (Milvus >= 2.5; Milvus Lite has none)."""
+        if self._templates is None:
+            version = str(self.call(self.client.get_server_version))
+            parsed = parse_version(version)
+            self._templates = not is_lite(version) and (parsed is None or parsed >= (2, 5, 0))
+        return to_expression(filter, templates=self._templates)
+
+    def scroll(
+        self, filter: FilterNode | str | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """First parts of the documents matching ``filter`` (payloads only)."""
+        ids = self.list_ids(first_parts(self.expression(filter)))
+        if limit is not None:
+            ids = ids[:limit]
+        rows = {row[ID]: row for row in self.get_rows(ids, [PAYLOAD])}
+        records = []
+        for point in ids:
+            if point not in rows:
+                continue
+            payload = dict(rows[point].get(PAYLOAD) or {})
+            records.append(
+                PointRecord(
+                    point_id=point,
+                    document_id=payload.get(PAYLOAD_DOCUMENT_ID, ""),
+                    part=int(payload.get(PAYLOAD_PART, 0)),
+                    part_count=int(payload.get(PAYLOAD_PART_COUNT, 1)),
+                    dense=np.zeros(0, np.float32),
+                    multi=np.zeros((0, 0), np.float32),
+                    payload=payload,
+                )
+            )
+        return records
 
     def search(
         self,
@@ -225,14 +273,14 @@ class MilvusEngine(CollectionEngine):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | str | None,
+        filter: FilterNode | str | None,
     ) -> list[EngineHit]:
         """Best rows first; ``filter`` is FieldConditions or a Milvus expression string.
 
         ``dense`` is a cosine search on both layouts; ``multi`` and ``hybrid`` are scored by
         the layout (see ``_native`` / ``_portable``).
         """
-        layout, expression = self._layout(), to_expression(filter)
+        layout, expression = self._layout(), self.expression(filter)
         limit, candidates = min(limit, QUERY_CAP), min(candidates, QUERY_CAP)
         if mode == "dense":
             return self.dense_search(dense, limit, expression, with_payload=True)
@@ -246,7 +294,7 @@ class MilvusEngine(CollectionEngine):
         self,
         vector: np.ndarray | None,
         limit: int,
-        expression: str | None,
+        expression: Expression | None,
         *,
         with_payload: bool = False,
     ) -> list[EngineHit]:
@@ -261,7 +309,7 @@ class MilvusEngine(CollectionEngine):
         self,
         vector: np.ndarray | None,
         limit: int,
-        expression: str | None,
+        expression: Expression | None,
         fields: list[str],
         *,
         field: str = DENSE,
@@ -275,9 +323,9 @@ class MilvusEngine(CollectionEngine):
             data=[np.asarray(vector, np.float32).tolist()],
             anns_field=field,
             limit=limit,
-            filter=expression or "",
             output_fields=fields,  # never empty: [] returns every field, token vectors included
             search_params={"metric_type": metric},
+            **request(expression),
         )
         return [
             {**(hit.get("entity") or {}), ID: str(hit["id"]), "distance": float(hit["distance"])}
@@ -311,7 +359,7 @@ class MilvusEngine(CollectionEngine):
             )
         return rows
 
-    def list_ids(self, expression: str | None) -> list[str]:
+    def list_ids(self, expression: Expression | None) -> list[str]:
         """Ids of every row matching ``expression``, sorted, within Milvus' 16,384-row cap.
 
         One query when fewer rows match; otherwise the id space is split by prefix
@@ -321,13 +369,15 @@ class MilvusEngine(CollectionEngine):
         prefixes = [""]
         while prefixes:
             prefix = prefixes.pop()
-            narrowed = both(f"{ID} like {quote(prefix + '%')}" if prefix else None, expression)
+            narrowed = both(
+                Expression(f"{ID} like {quote(prefix + '%')}") if prefix else None, expression
+            )
             rows = self.call(
                 self.client.query,
                 self.name,
-                filter=narrowed or "",
                 output_fields=[ID],
                 limit=QUERY_CAP,
+                **request(narrowed),
             )
             if len(rows) < QUERY_CAP:
                 found.extend(str(row[ID]) for row in rows)

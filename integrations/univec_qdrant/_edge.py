@@ -15,10 +15,10 @@ from univec.collections import (
     CollectionEngine,
     CollectionSchema,
     EngineHit,
-    FieldCondition,
     PointRecord,
     SearchMode,
 )
+from univec.collections.filters import FilterNode
 from univec.errors import ClosedError, CollectionError
 from univec_qdrant._lock import PathLock
 from univec_qdrant._schema import (
@@ -39,6 +39,8 @@ from univec_qdrant._schema import (
 )
 
 CONFIG_FILE = "edge_config.json"
+#: Points per scroll request.
+SCROLL_PAGE = 1000
 #: univec's storage options of the shard (pooling, token precision, first stage), as JSON.
 OPTIONS_FILE = "univec.json"
 
@@ -91,12 +93,12 @@ class EdgeEngine(CollectionEngine):
         """Open the shard, creating it on first use; check the schema of an existing one."""
         edge = self._edge
         config_file = self.path / CONFIG_FILE
+        options_file = self.path / OPTIONS_FILE
+        self._schema = schema
         # Qdrant Edge's own lock is taken after it has opened (and started repairing) the
         # write-ahead log, which breaks the handle that holds the shard. Our lock is taken
         # before Qdrant touches anything, so a second open fails and the first stays intact.
         self._lock = PathLock.acquire(self.path)
-        options_file = self.path / OPTIONS_FILE
-        self._schema = schema
         try:
             if config_file.is_file():
                 where = f"Qdrant Edge collection at {str(self.path)!r}"
@@ -111,7 +113,6 @@ class EdgeEngine(CollectionEngine):
                 self._shard = self._call(edge.EdgeShard.load, str(self.path))
                 self._points = int(self._call(self._shard.info).points_count)
             else:
-                self.path.mkdir(parents=True, exist_ok=True)
                 options_file.write_text(json.dumps({OPTIONS_KEY: schema.storage.as_dict()}))
                 self._shard = self._call(
                     edge.EdgeShard.create, str(self.path), self._config(schema)
@@ -222,17 +223,35 @@ class EdgeEngine(CollectionEngine):
             for record in found
         ]
 
-    def count(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count(self, filter: FilterNode | Any | None = None) -> int:
         """Number of points matching ``filter``."""
         request = self._edge.CountRequest(exact=True, filter=self._filter(filter))
         return int(self._call(self.shard.count, request))
 
-    def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count_documents(self, filter: FilterNode | Any | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
         request = self._edge.CountRequest(
             exact=True, filter=first_parts_filter(filter, self._filters)
         )
         return int(self._call(self.shard.count, request))
+
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """First parts of the documents matching ``filter`` (payloads only), page by page."""
+        native = first_parts_filter(filter, self._filters)
+        found: list[PointRecord] = []
+        offset = None
+        while limit is None or len(found) < limit:
+            page = SCROLL_PAGE if limit is None else min(SCROLL_PAGE, limit - len(found))
+            request = self._edge.ScrollRequest(
+                offset=offset, limit=page, filter=native, with_payload=True, with_vector=False
+            )
+            records, offset = self._call(self.shard.scroll, request)
+            found.extend(record_from_payload(str(r.id), r.payload or {}, {}) for r in records)
+            if offset is None or not records:
+                break
+        return found
 
     def search(
         self,
@@ -242,7 +261,7 @@ class EdgeEngine(CollectionEngine):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | Any | None,
+        filter: FilterNode | Any | None,
     ) -> list[EngineHit]:
         """One query: dense, exact MaxSim, or a dense prefetch reranked by MaxSim."""
         edge = self._edge
@@ -344,7 +363,7 @@ class EdgeEngine(CollectionEngine):
         return sum(_allocated(f) for f in self.path.rglob("*") if f.is_file())
 
     # ------------------------------------------------------------------ helpers
-    def _filter(self, filter: Sequence[FieldCondition] | Any | None) -> Any:
+    def _filter(self, filter: FilterNode | Any | None) -> Any:
         return native_filter(filter, self._filters)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
@@ -373,8 +392,14 @@ class _EdgeFilters:
         self._edge = edge
         self.filter_type = edge.Filter
 
-    def filter(self, *, must: list[Any] | None = None, should: list[Any] | None = None) -> Any:
-        return self._edge.Filter(must=must, should=should)
+    def filter(
+        self,
+        *,
+        must: list[Any] | None = None,
+        should: list[Any] | None = None,
+        must_not: list[Any] | None = None,
+    ) -> Any:
+        return self._edge.Filter(must=must, should=should, must_not=must_not)
 
     def match_value(self, key: str, value: str | int | bool) -> Any:
         # qdrant-edge-py 0.9 reads a Python bool as the integer 0/1 (bool subclasses int)
@@ -385,8 +410,12 @@ class _EdgeFilters:
     def match_any(self, key: str, values: list[Any]) -> Any:
         return self._edge.FieldCondition(key=key, match=self._edge.MatchAny(values))
 
-    def float_equals(self, key: str, value: float) -> Any:
-        return self._edge.FieldCondition(key=key, range=self._edge.RangeFloat(gte=value, lte=value))
+    def range(self, key: str, bounds: dict[str, float]) -> Any:
+        floats = {name: float(value) for name, value in bounds.items()}
+        return self._edge.FieldCondition(key=key, range=self._edge.RangeFloat(**floats))
+
+    def datetime_range(self, key: str, bounds: dict[str, str]) -> Any:
+        return self._edge.FieldCondition(key=key, range=self._edge.RangeDateTime(**bounds))
 
     def is_empty(self, key: str) -> Any:
         return self._edge.IsEmptyCondition(key)

@@ -44,9 +44,9 @@ class PathLock:
         path.mkdir(parents=True, exist_ok=True)
         key = str(path.resolve())
         in_use = CollectionError(
-            f"The Qdrant Edge collection at {str(path)!r} is in use by another QdrantCollection "
-            "(in this or another process): one handle may hold a path at a time. Close the other "
-            "one first, or use another path."
+            f"The Qdrant Edge collection at {str(path)!r} is in use: it is already open in "
+            "another QdrantCollection (in this or another process), and one handle may hold a "
+            "path at a time. Close the other one first, or use another path."
         )
         with _registry_lock:
             if key in _held:

@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from univec.collections.collection import DEFAULT_CANDIDATES, MultiVectorCollection
 from univec.collections.engine import CollectionEngine
-from univec.collections.filters import FieldCondition, normalize_filter
+from univec.collections.filters import (
+    And,
+    Comparison,
+    FieldCondition,
+    FilterNode,
+    Not,
+    Or,
+    normalize_filter,
+    parse_filter,
+)
 from univec.collections.ids import content_id, document_key, point_id
 from univec.collections.metadata import validate_metadata
 from univec.collections.types import (
@@ -42,12 +51,17 @@ __all__ = [
     "PAYLOAD_PART_COUNT",
     "PAYLOAD_TEXT",
     "SEARCH_MODES",
+    "And",
     "CollectionEngine",
     "CollectionSchema",
+    "Comparison",
     "DocumentId",
     "EngineHit",
     "FieldCondition",
+    "FilterNode",
     "MultiVectorCollection",
+    "Not",
+    "Or",
     "PointRecord",
     "SearchHit",
     "SearchMode",
@@ -55,6 +69,7 @@ __all__ = [
     "content_id",
     "document_key",
     "normalize_filter",
+    "parse_filter",
     "point_id",
     "validate_metadata",
 ]

@@ -176,6 +176,8 @@ class MultiVectorCollection:
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         batch_size: int | None = None,
         late_chunking: bool = False,
+        *,
+        embeddings: Embeddings | None = None,
     ) -> list[DocumentId]:
         """Encode and store documents; documents with an id already stored are replaced.
 
@@ -191,6 +193,10 @@ class MultiVectorCollection:
             late_chunking: ``items`` are the text chunks of one document, split already: their
                 single vectors are late-chunked over the whole document (see
                 :mod:`univec.late_chunking`); their token vectors are each chunk's own.
+            embeddings: Both outputs of an earlier ``encode_both(items, "retrieval.passage",
+                dimensions=collection.dimensions)`` pass over exactly these items: they are
+                stored as given and the encoder is not run (framework stores use this when
+                their framework already ran the one encoding pass).
 
         Returns:
             The document ids, in input order.
@@ -207,6 +213,13 @@ class MultiVectorCollection:
         )
         document_ids = self._document_ids(documents, ids)
         metadatas = self._metadatas(metadata, len(documents))
+        if embeddings is not None:
+            if late_chunking:
+                raise InvalidArgumentError(
+                    "embeddings and late_chunking=True exclude each other: precomputed vectors "
+                    "are stored as given. Late-chunk them when encoding, or drop embeddings."
+                )
+            self._check_embeddings(embeddings, len(documents))
         order = list(range(len(documents)))
         if ids is None:  # identical content: store it once (the same id would be written twice)
             first: dict[DocumentId, int] = {}
@@ -228,6 +241,7 @@ class MultiVectorCollection:
                     [document_ids[i] for i in chunk],
                     [metadatas[i] for i in chunk],
                     None if late_dense is None else late_dense[chunk],
+                    _select(embeddings, chunk),
                 )
                 progress_bar.update(len(chunk))
             finished = True
@@ -246,12 +260,13 @@ class MultiVectorCollection:
         document_ids: list[DocumentId],
         metadatas: list[dict[str, Any]],
         late_dense: np.ndarray | None = None,
+        embeddings: Embeddings | None = None,
     ) -> None:
-        if late_dense is None:
+        if embeddings is None and late_dense is None:
             embeddings = self.encoder.encode_both(
                 documents, "retrieval.passage", dimensions=self.dimensions
             )
-        else:
+        elif embeddings is None:
             multi = self.encoder.encode(documents, "retrieval.passage", multivector=True)
             embeddings = Embeddings(late_dense, multi)
         if embeddings.dense is None or embeddings.multi is None:
@@ -268,10 +283,12 @@ class MultiVectorCollection:
         parts_first: list[PointRecord] = []
         switches: list[PointRecord] = []
         stale: list[str] = []
-        for document, document_id, meta, dense, multi in zip(
+        for document, document_id, meta, dense, token_vectors in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
-            pooled = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
+            pooled = pool_tokens(
+                np.asarray(token_vectors, np.float32), self.schema.storage.pool_factor
+            )
             parts = self._split(pooled)
             generation = generation_of(parts, meta)
             stored = heads.get(document_key(document_id))
@@ -325,6 +342,21 @@ class MultiVectorCollection:
         self._engine.upsert(switches)
         if stale:
             self._engine.delete(stale)
+
+    def _check_embeddings(self, embeddings: Embeddings, count: int) -> None:
+        dense, multi = embeddings.dense, embeddings.multi
+        if dense is None or multi is None or len(dense) != count or len(multi) != count:
+            raise InvalidArgumentError(
+                f"embeddings must hold the dense and the multi vectors of all {count} items "
+                "(Encoder.encode_both(items, 'retrieval.passage')); omit it to encode here."
+            )
+        dense_ok = np.shape(dense)[1:] == (self.schema.dense_dim,)
+        if not dense_ok or any(np.shape(m)[1:] != (self.schema.multi_dim,) for m in multi):
+            raise InvalidDimensionsError(
+                f"embeddings do not fit this collection's {self.schema.dense_dim}-d dense and "
+                f"{self.schema.multi_dim}-d token vectors; encode with dimensions="
+                f"{self.dimensions!r}."
+            )
 
     def _split(self, multi: np.ndarray) -> list[np.ndarray]:
         size = check_positive_int("max_part_tokens", self.max_part_tokens)
@@ -390,9 +422,11 @@ class MultiVectorCollection:
             k: Number of documents to return.
             mode: ``"multi"`` (exact MaxSim over all documents), ``"dense"`` (cosine of single
                 vectors) or ``"hybrid"`` (``candidates`` dense hits reranked by exact MaxSim).
-            filter: Metadata conditions, e.g. ``{"lang": "en", "year": [2023, 2024]}``
-                (equality, ``in`` for lists, ``{"in": [...]}``, ``{"eq": v}``), or the
-                engine's own filter object, passed through.
+            filter: Metadata conditions: a dict such as ``{"lang": "en", "year": {"gte":
+                2020}}`` (see :func:`univec.collections.filters.parse_filter` for every form:
+                ``==``, ``!=``, ranges, ``in``, ``not in``, exists/missing, ``$and``/``$or``/
+                ``$not``, dotted keys, dates), a filter tree (``Comparison``, ``And``, ``Or``,
+                ``Not``), or the engine's own filter object, passed through.
             candidates: Dense candidates of a ``"hybrid"`` search (default: the collection's).
 
         Returns:
@@ -569,6 +603,31 @@ class MultiVectorCollection:
             documents.append(document)
         return documents
 
+    def list_documents(
+        self, filter: Mapping[str, Any] | Any | None = None, limit: int | None = None
+    ) -> list[StoredDocument]:
+        """The stored documents matching ``filter`` (all of them without one), without vectors.
+
+        Args:
+            filter: As in :meth:`search`.
+            limit: At most this many documents (default: all).
+
+        Returns:
+            The documents in the engine's order (not ranked).
+        """
+        self._check_open()
+        if limit is not None:
+            limit = check_positive_int("limit", limit)
+        records = self._engine.scroll(engine_filter(filter), limit)
+        return [
+            StoredDocument(
+                id=_id_of(record),
+                metadata=dict(record.payload.get(PAYLOAD_METADATA) or {}),
+                text=record.payload.get(PAYLOAD_TEXT),
+            )
+            for record in records
+        ]
+
     def delete(self, ids: Sequence[DocumentId]) -> None:
         """Delete documents (all their parts); ids not stored are ignored."""
         self._check_open()
@@ -610,6 +669,13 @@ class MultiVectorCollection:
 
 
 # --------------------------------------------------------------------------- helpers
+def _select(embeddings: Embeddings | None, positions: list[int]) -> Embeddings | None:
+    if embeddings is None or embeddings.dense is None or embeddings.multi is None:
+        return None
+    multi = embeddings.multi
+    return Embeddings(np.asarray(embeddings.dense)[positions], [multi[i] for i in positions])
+
+
 def _id_list(ids: Sequence[DocumentId]) -> list[DocumentId]:
     if isinstance(ids, (str, int)) and not isinstance(ids, bool):
         raise InvalidArgumentError(f"ids must be a list of ids; wrap {ids!r} in a list: [{ids!r}].")
