@@ -146,9 +146,11 @@ def test_langchain_pickles_and_deep_copies_before_and_after_use(canary_server, t
     data = pickle.dumps(fresh)
     assert len(data) < 20_000  # the configuration, not the model
     for clone in (pickle.loads(data), copy.deepcopy(fresh), fresh.model_copy(deep=True)):
-        assert not clone._family.is_built  # builds its own on first use
+        assert not clone._family.is_built  # takes its own share of the encoder on first use
         np.testing.assert_allclose(clone.embed_query("Where is Paris?"), expected, atol=1e-6)
+        clone.close()  # gives its share back
     assert fresh._family.is_built  # the original is untouched
+    fresh.close()
 
     api = _langchain(canary_server)
     api.embed_query("x")
@@ -156,6 +158,8 @@ def test_langchain_pickles_and_deep_copies_before_and_after_use(canary_server, t
     assert copied.api_key is not None and copied.api_key.get_secret_value() == CANARY
     copied.embed_query("y")
     assert _used_key(canary_server) == f"Bearer {CANARY}"
+    copied.close()
+    api.close()
     loaded = pickle.loads(pickle.dumps(api))  # a pickle does not hold it: the env var is read
     assert loaded.api_key is None
 
