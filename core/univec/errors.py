@@ -40,6 +40,7 @@ __all__ = [
     "APIServerError",
     "APITimeoutError",
     "CheckpointError",
+    "CheckpointNotFoundError",
     "ClosedError",
     "CollectionError",
     "ConfigurationError",
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidTaskError",
     "MissingDependencyError",
+    "NotPicklableError",
     "PDFLoadError",
     "SchemaMismatchError",
     "UnivecError",
@@ -102,6 +104,10 @@ class CheckpointError(UnivecError, ValueError):
     """A model checkpoint is missing files or has an unexpected layout."""
 
 
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A model named by a path does not exist (no such directory)."""
+
+
 class CollectionError(UnivecError, RuntimeError):
     """A vector-database collection operation failed."""
 
@@ -116,6 +122,10 @@ class InvalidFilterError(InvalidArgumentError):
 
 class UnsupportedFilterError(InvalidFilterError):
     """A filter uses an operator, key or value the engine cannot express (never a match-all)."""
+
+
+class NotPicklableError(UnivecError, TypeError):
+    """An object cannot be pickled as it is (it holds a ready encoder, whose model is not copied)."""
 
 
 class ClosedError(UnivecError, RuntimeError):

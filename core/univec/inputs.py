@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
+import logging
+import re
 import socket
 import threading
 import urllib.error
@@ -39,6 +41,13 @@ MAX_IMAGE_PIXELS = 40_000_000
 #: Seconds a whole image download may take.
 DEFAULT_DOWNLOAD_TIMEOUT = 30.0
 
+logger = logging.getLogger("univec")
+
+#: File suffixes of images: a ``str`` ending in one is probably meant as an image path.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+#: A UTF-16 surrogate on its own: not valid Unicode text, refused in texts, ids and filters.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class Image:
     """An image input, read lazily.
@@ -46,22 +55,32 @@ class Image:
     Args:
         source: A file path (``str`` or ``Path``), an ``http(s)`` URL, the encoded bytes of
             an image file, or a ``PIL.Image.Image``.
+        allow_private_network: Let a URL (and its redirects) reach private, loopback and
+            link-local addresses; by default only public hosts are fetched (see
+            :mod:`univec.url_rules`).
 
     Example:
         >>> Image("page.png"), Image("https://example.com/cat.jpg"), Image(png_bytes)
     """
 
-    __slots__ = ("_origin", "_pil", "_source", "kind")
+    __slots__ = ("_origin", "_pil", "_source", "allow_private_network", "kind")
 
-    def __init__(self, source: str | Path | bytes | bytearray | PIL.Image.Image | Image) -> None:
+    def __init__(
+        self,
+        source: str | Path | bytes | bytearray | PIL.Image.Image | Image,
+        *,
+        allow_private_network: bool = False,
+    ) -> None:
         self._pil: Any = None
         self._source: Any = None
         # How repr names an image whose source it does not hold: the URL a downloaded image
         # came from, or the PDF page a rendered image will be drawn from.
         self._origin: str | None = None
         self.kind: str = ""
+        self.allow_private_network = allow_private_network
         if isinstance(source, Image):
             self.kind, self._source, self._pil = source.kind, source._source, source._pil
+            self.allow_private_network = allow_private_network or source.allow_private_network
             self._origin = source._origin
             return
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -110,11 +129,11 @@ class Image:
         return cls(Path(path))
 
     @classmethod
-    def from_url(cls, url: str) -> Image:
+    def from_url(cls, url: str, *, allow_private_network: bool = False) -> Image:
         """An image downloaded from an ``http(s)`` URL (by the local backend) or passed on (API)."""
         if urllib.parse.urlsplit(str(url)).scheme.lower() not in ("http", "https"):
             raise ImageLoadError(f"{url!r} is not an http(s) URL. Use Image.from_path for files.")
-        return cls(url)
+        return cls(url, allow_private_network=allow_private_network)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Image:
@@ -204,7 +223,9 @@ class Image:
                     f"Cannot read image file {str(self._source)!r}: {exc}"
                 ) from exc
         elif self.kind == "url":
-            data = download(self._source, timeout=timeout)
+            data = download(
+                self._source, timeout=timeout, allow_private_network=self.allow_private_network
+            )
         else:
             buffer = io.BytesIO()
             self.to_pil().save(buffer, format="PNG")
@@ -229,10 +250,15 @@ class Image:
             image = self._pil if self._pil is not None else self._source[0]()
         else:
             data = self.read_bytes(timeout=timeout)
+            if data.lstrip()[:4] in _POSTSCRIPT_MAGIC:
+                raise ImageLoadError(
+                    f"{self!r} is an EPS/PostScript image: refused, as reading one runs an "
+                    "external program (Ghostscript). Convert it to PNG first."
+                )
             try:
                 with warnings.catch_warnings():  # the bound below is univec's own check
                     warnings.simplefilter("ignore", pil.DecompressionBombWarning)
-                    image = pil.open(io.BytesIO(data))
+                    image = pil.open(io.BytesIO(data), formats=_decodable_formats(pil))
                 _bound_pixels(image, self)
                 image.load()
             except ImageLoadError:
@@ -243,6 +269,22 @@ class Image:
                     "Check that the file is a valid PNG, JPEG, WebP, ... image."
                 ) from exc
         return image if image.mode == "RGB" else image.convert("RGB")
+
+
+#: Raster formats univec decodes: Pillow reads them itself. Formats that need an external
+#: program (EPS and PostScript via Ghostscript) or a third-party handler are not in it.
+DECODED_FORMATS = (
+    "PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "DIB", "TIFF", "JPEG2000", "AVIF", "ICO",
+    "PPM", "TGA", "PCX", "PSD", "QOI", "SGI", "DDS", "ICNS", "XBM", "XPM",
+)  # fmt: skip
+#: How EPS files start: PostScript text, or the binary DOS EPS header.
+_POSTSCRIPT_MAGIC = (b"%!PS", b"\xc5\xd0\xd3\xc6")
+
+
+def _decodable_formats(pil: Any) -> list[str]:
+    """:data:`DECODED_FORMATS` that this Pillow build can open."""
+    pil.init()
+    return [name for name in DECODED_FORMATS if name in pil.OPEN]
 
 
 def _bound_pixels(image: PIL.Image.Image, source: Image) -> None:
@@ -273,30 +315,38 @@ def _bound_pixels(image: PIL.Image.Image, source: Image) -> None:
 
 
 def download(
-    url: str, *, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT, limit: int = MAX_IMAGE_BYTES
+    url: str,
+    *,
+    timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    limit: int = MAX_IMAGE_BYTES,
+    allow_private_network: bool = False,
 ) -> bytes:
     """Download ``url`` with a size cap and a deadline for the whole transfer.
 
+    The URL and every redirect follow the rules of :mod:`univec.url_rules` (http(s), public
+    hosts unless ``allow_private_network``, at most 5 redirects).
+
     Raises:
-        ImageLoadError: Non-http(s) scheme, HTTP error, over ``limit`` bytes, or slower than
+        ImageLoadError: A URL rule is broken, HTTP error, over ``limit`` bytes, or slower than
             ``timeout`` seconds.
     """
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ImageLoadError(f"Refusing to fetch {url!r}: only http and https URLs are fetched.")
+    from univec.url_rules import open_checked
+
     too_slow = (
         f"Downloading {url!r} took longer than {timeout:g} s. "
         "Download it yourself or raise the timeout."
     )
-    request = urllib.request.Request(url, headers={"User-Agent": "univec"})
     # One deadline for the whole download: connecting, TLS, headers and body. Socket timeouts
     # only bound each read, so a server trickling headers could hold a download for ever.
     deadline = _Deadline(timeout)
-    opener = urllib.request.build_opener(
-        _DeadlineHTTPHandler(deadline), _DeadlineHTTPSHandler(deadline)
-    )
     try:
-        with opener.open(request, timeout=timeout) as response:
+        with open_checked(
+            url,
+            timeout=timeout,
+            allow_private_network=allow_private_network,
+            http_connection=_connection_class(_DeadlineHTTPConnection, deadline),
+            https_connection=_connection_class(_DeadlineHTTPSConnection, deadline),
+        ) as response:
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise ImageLoadError(
@@ -390,32 +440,8 @@ class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
         self.deadline.register(self.sock)  # the TLS socket took over the plain one's descriptor
 
 
-class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, deadline: _Deadline) -> None:
-        super().__init__()
-        self._deadline = deadline
-
-    def http_open(self, req: urllib.request.Request) -> Any:
-        def connect(host: str, /, **options: Any) -> http.client.HTTPConnection:
-            connection = _DeadlineHTTPConnection(host, **options)
-            connection.deadline = self._deadline
-            return connection
-
-        return self.do_open(connect, req)
-
-
-class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: _Deadline) -> None:
-        super().__init__()
-        self._deadline = deadline
-
-    def https_open(self, req: urllib.request.Request) -> Any:
-        def connect(host: str, /, **options: Any) -> http.client.HTTPConnection:
-            connection = _DeadlineHTTPSConnection(host, **options)
-            connection.deadline = self._deadline
-            return connection
-
-        return self.do_open(connect, req, context=self._context)  # type: ignore[attr-defined]
+def _connection_class(base: type, deadline: _Deadline) -> type:
+    return type(base.__name__, (base,), {"deadline": deadline})
 
 
 def _is_pil_image(value: object) -> bool:
@@ -452,8 +478,23 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
             f"inputs must be a list of texts and images, got {type(inputs).__name__}."
         )
     items: list[str | Image] = []
+    blank: list[int] = []
+    path_like: list[int] = []
     for position, item in enumerate(inputs):
-        if isinstance(item, (str, Image)):
+        if isinstance(item, str):
+            surrogate = LONE_SURROGATE.search(item)
+            if surrogate:
+                raise InvalidInputError(
+                    f"Input #{position} holds a lone surrogate ({surrogate.group()!r} at "
+                    f"character {surrogate.start()}), which is not valid Unicode text. Decode the "
+                    "source with errors='replace' (or fix the surrogate pairs)."
+                )
+            if not item.strip():
+                blank.append(position)
+            elif _looks_like_image_path(item):
+                path_like.append(position)
+            items.append(item)
+        elif isinstance(item, Image):
             items.append(item)
         elif isinstance(item, Path) or _is_pil_image(item):
             items.append(Image(item))  # type: ignore[arg-type]
@@ -462,4 +503,24 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
                 f"Input #{position} is {type(item).__name__} {_short(item)}: each item must be "
                 "a str (text) or an image (univec.Image, PIL.Image.Image or pathlib.Path)."
             )
+    # Documented behaviour, kept; but said once per call, as it is rarely what was meant.
+    if blank:
+        logger.warning(
+            "%d input(s) are empty or whitespace-only text (first at #%d); they are encoded "
+            "as such and carry no meaning.",
+            len(blank),
+            blank[0],
+        )
+    if path_like:
+        logger.warning(
+            "%d text input(s) look like image paths or URLs (first at #%d, %r); a str is always "
+            "encoded as text. Pass images as univec.Image(...) or pathlib.Path(...).",
+            len(path_like),
+            path_like[0],
+            _short(items[path_like[0]]),
+        )
     return items
+
+
+def _looks_like_image_path(text: str) -> bool:
+    return len(text) <= 2048 and "\n" not in text and text.lower().endswith(IMAGE_SUFFIXES)

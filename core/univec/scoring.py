@@ -36,9 +36,11 @@ def maxsim(
         >>> query = encoder.encode(["q"], "retrieval.query", multivector=True)[0]
         >>> univec.maxsim(query, docs[0], precision="binary")
     """
+    query = _token_matrix(query, "query", None, precision, dim)
+    width = query.shape[1] if len(query) else None
+    document = _token_matrix(document, "document", width, precision, dim)
     if len(query) == 0 or len(document) == 0:
         return 0.0
-    query, document = _as_float(query, precision, dim), _as_float(document, precision, dim)
     similarities = query @ document.T
     return float(similarities.max(axis=1).sum())
 
@@ -57,11 +59,47 @@ def maxsim_many(
     document: a page of documents costs one BLAS call (2-10x faster than a Python loop, more
     on a busy machine).
     """
+    query = _token_matrix(query, "query", None, precision, dim)
+    width = query.shape[1] if len(query) else None
+    documents = [
+        _token_matrix(document, f"documents[{i}]", width, precision, dim)
+        for i, document in enumerate(documents)
+    ]
     lengths = [len(document) for document in documents]
     if not sum(lengths):
         return np.zeros(len(documents), dtype=np.float32)
-    tokens = _as_float(np.concatenate([d for d in documents if len(d)]), precision, dim)
-    return per_document_max(_as_float(query, precision, dim) @ tokens.T, lengths)
+    tokens = np.concatenate([d for d in documents if len(d)])
+    return per_document_max(query @ tokens.T, lengths)
+
+
+def _token_matrix(
+    value: object, name: str, width: int | None, precision: str | None, dim: int | None
+) -> np.ndarray:
+    """``value`` as float32 ``(tokens, width)`` rows to score, or a clear error naming ``name``.
+
+    Raises:
+        InvalidArgumentError: Not a 2-D array of numbers, codes without ``precision``, or token
+            vectors not ``width`` wide (e.g. a query and a document from different models).
+    """
+    try:
+        values = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise InvalidArgumentError(f"{name} must be a (tokens, dim) array: {exc}.") from exc
+    if values.size == 0:  # an empty multi-vector scores 0
+        return np.zeros((0, width or 0), np.float32)
+    if values.ndim != 2 or values.dtype.kind not in "fiub":
+        raise InvalidArgumentError(
+            f"{name} is a {values.ndim}-D array of {values.dtype}; a multi-vector is a 2-D "
+            "(tokens, dim) array of numbers, e.g. one item of "
+            "encoder.encode([...], task, multivector=True)."
+        )
+    matrix = _as_float(values, precision, dim)
+    if width is not None and matrix.shape[1] != width:
+        raise InvalidArgumentError(
+            f"{name} has {matrix.shape[1]}-d token vectors but the query has {width}-d ones; "
+            "score multi-vectors of the same model (128-d for jina-embeddings-v4)."
+        )
+    return matrix
 
 
 def _as_float(array: np.ndarray, precision: str | None, dim: int | None) -> np.ndarray:

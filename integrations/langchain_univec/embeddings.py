@@ -6,10 +6,25 @@ from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import secret_from_env
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+)
 
 from univec.encoder import Encoder
-from univec_frameworks import FamilyEncoder, as_image, as_texts
+from univec.errors import NotPicklableError
+from univec_frameworks import (
+    FamilyEncoder,
+    as_image,
+    as_texts,
+    error_from_validation,
+    split_api_key_option,
+)
 
 __all__ = ["UnivecEmbeddings"]
 
@@ -71,9 +86,44 @@ class UnivecEmbeddings(BaseModel, Embeddings):
 
     _family: FamilyEncoder = PrivateAttr()
 
+    def __init__(self, **data: Any) -> None:
+        """Check the settings; errors are univec errors that never echo the values given.
+
+        Raises:
+            ConfigurationError, InvalidDimensionsError, InvalidTaskError: Bad settings (all
+                ``ValueError``).
+        """
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise error_from_validation(exc, type(self).__name__) from None
+
     def model_post_init(self, context: Any, /) -> None:
         """Check the configuration (the encoder itself is built lazily)."""
+        options, key = split_api_key_option(
+            self.encoder_options, "api_key" in self.model_fields_set and self.api_key is not None
+        )
+        if key is not None:  # held as a secret, like the field, whichever way it came in
+            self.encoder_options, self.api_key = options, SecretStr(key)
         self._family = FamilyEncoder.from_settings(self, self.encoder)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle without the API key (a loaded copy reads ``JINA_API_KEY``) or a loaded model."""
+        if self.encoder is not None:
+            raise NotPicklableError(
+                "A UnivecEmbeddings given a ready encoder= cannot be pickled (its model is not "
+                "copied). Build it from configuration (backend=..., model=...) instead."
+            )
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> UnivecEmbeddings:
+        """A copy sharing a given encoder, never copying a model (LangChain copies models)."""
+        memo = {} if memo is None else memo
+        if self.encoder is not None:
+            memo[id(self.encoder)] = self.encoder
+        return super().__deepcopy__(memo)
 
     @property
     def resolved_encoder(self) -> Encoder:

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import io
 import threading
 from collections.abc import Iterator, Sequence
@@ -32,12 +33,22 @@ from univec.errors import (
     ConfigurationError,
     InvalidDimensionsError,
     InvalidInputError,
+    NotPicklableError,
+    UnivecError,
     check_positive_int,
 )
 from univec.inputs import Image
 from univec.models import task_sides
 
-__all__ = ["ENCODER_CONFIG_KEYS", "FamilyEncoder", "as_image", "as_texts", "secret_value"]
+__all__ = [
+    "ENCODER_CONFIG_KEYS",
+    "FamilyEncoder",
+    "as_image",
+    "as_texts",
+    "error_from_validation",
+    "secret_value",
+    "split_api_key_option",
+]
 
 #: The flat options of :meth:`univec.Encoder.from_config` (the fields of
 #: :class:`univec.config.EncoderConfig`) the framework classes take.
@@ -65,6 +76,70 @@ def secret_value(secret: object) -> str | None:
         f"api_key must be a str or a secret (pydantic SecretStr, haystack Secret), got "
         f"{type(secret).__name__}."
     )
+
+
+def split_api_key_option(
+    options: dict[str, Any] | None, api_key_given: bool
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``options`` without an ``"api_key"`` entry, and that key (``None`` if there is none).
+
+    A key passed as ``encoder_options={"api_key": ...}`` must be held like the ``api_key``
+    field (a framework secret, masked or left out when serialised), not as plain text among
+    the options: each framework class moves it over with this.
+
+    Args:
+        options: The ``encoder_options`` as given.
+        api_key_given: Whether the ``api_key`` field was set explicitly as well.
+
+    Raises:
+        ConfigurationError: The key was given both ways.
+    """
+    if not options or "api_key" not in options:
+        return options, None
+    rest = {key: value for key, value in options.items() if key != "api_key"}
+    key = secret_value(options["api_key"])
+    if key is not None and api_key_given:
+        raise ConfigurationError(
+            "The API key was given twice, as api_key= and in encoder_options; pass it once, "
+            "as api_key=."
+        )
+    return rest or None, key
+
+
+#: Settings whose bad values an error message may quote (never a key, options or a URL).
+_QUOTABLE_SETTINGS = frozenset(
+    {"backend", "model", "device", "dtype", "max_length", "task", "dimensions", "batch_size"}
+)
+
+
+def error_from_validation(error: Any, owner: str) -> Exception:
+    """The error to raise for a pydantic ``ValidationError`` of a framework class's settings.
+
+    A univec error raised while checking the settings comes out as itself (pydantic would wrap
+    it). Any other failure stays a ``ValidationError`` (the frameworks' convention) that quotes
+    only harmless values: never the key, the options, a URL or the value of a misspelled field
+    (one may be an API key put in the wrong place).
+    """
+    details = []
+    for item in error.errors(include_url=False):
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, UnivecError):
+            return cause
+        location = item.get("loc", ())
+        quotable = bool(location) and location[0] in _QUOTABLE_SETTINGS
+        detail = {
+            "type": item["type"],
+            "loc": location,
+            "input": item.get("input") if quotable and item["type"] != "extra_forbidden" else "***",
+        }
+        if item.get("ctx"):
+            detail["ctx"] = item["ctx"]
+        details.append(detail)
+    try:
+        return type(error).from_exception_data(owner, details)
+    except Exception:  # an error type that cannot be rebuilt: say it without any value
+        where = "; ".join(".".join(map(str, d["loc"])) or "settings" for d in details)
+        return ConfigurationError(f"Invalid {owner} settings: {where}.")
 
 
 def as_texts(values: object, what: str = "texts") -> list[str]:
@@ -193,6 +268,36 @@ class FamilyEncoder:
         self._shared_config: EncoderConfig | None = None
         self._lock = threading.Lock()
 
+    # Pickles and deep copies: LangChain and LlamaIndex copy models. A copy never carries a
+    # model loaded by this object (it builds its own on first use) and a pickle never carries
+    # the API key (a loaded copy reads JINA_API_KEY). A given encoder is shared by deep
+    # copies and cannot be pickled.
+    def __getstate__(self) -> dict[str, Any]:
+        if self.has_given_encoder:
+            raise NotPicklableError(
+                "An object given a ready encoder= cannot be pickled (its model is not copied). "
+                "Build it from configuration (backend=..., model=...) instead."
+            )
+        state = dict(self.__dict__)
+        del state["_lock"]
+        state["_encoder"] = state["_shared_config"] = None
+        state["_config"] = {key: value for key, value in self._config.items() if key != "api_key"}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FamilyEncoder:
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(self.__dict__)
+        new._config = copy.deepcopy(self._config, memo)
+        new._lock = threading.Lock()
+        if not self.has_given_encoder:  # takes its own share of the encoder on first use
+            new._encoder = new._shared_config = None
+        return new
+
     @classmethod
     def from_settings(cls, settings: Any, encoder: Encoder | None = None) -> FamilyEncoder:
         """Build one from a framework object holding the configuration as attributes.
@@ -233,6 +338,11 @@ class FamilyEncoder:
         else:
             options.pop("api_key", None)
         return EncoderConfig.from_options(**options)
+
+    @property
+    def has_given_encoder(self) -> bool:
+        """Whether the encoder was given ready (``encoder=``) rather than built from settings."""
+        return self._encoder is not None and self._shared_config is None
 
     @property
     def is_built(self) -> bool:

@@ -122,6 +122,12 @@ class MilvusEngine(CollectionEngine):
             except Exception as exc:  # bad URI, unreachable server, bad option
                 if lite is not None:
                     _lite_close(lite)
+                if uri.endswith(".db") and _locked_by_another_process(uri):
+                    raise CollectionError(
+                        f"The Milvus Lite database {uri!r} is in use by another process (it "
+                        "holds its lock). Milvus Lite serves one file to one process: close the "
+                        "other program, or use another .db path or a Milvus server."
+                    ) from None
                 raise CollectionError(
                     f"Cannot connect to Milvus at {redact_url(uri)!r}: {self._scrub(exc)}"
                 ) from None  # the original may carry connection parameters
@@ -486,3 +492,21 @@ def _batches(records: Sequence[PointRecord], size_of: Any) -> Iterator[list[Poin
         total += size
     if batch:
         yield batch
+
+
+def _locked_by_another_process(uri: str) -> bool:
+    """Whether another process holds the lock of the Milvus Lite database at ``uri``."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no probe, the generic message stays
+        return False
+    lock_file = Path(uri).expanduser() / "LOCK"  # milvus-lite's advisory lock
+    if not lock_file.is_file():
+        return False
+    with lock_file.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False

@@ -25,6 +25,7 @@ from univec_qdrant._schema import (
     OPTIONS_KEY,
     OVERSAMPLING,
     HnswSettings,
+    check_collection_name,
     check_options,
     check_schema,
     expected_vectors,
@@ -63,7 +64,7 @@ class ClientEngine(CollectionEngine):
         qdrant_client = require("qdrant_client", "qdrant")
         self._models = qdrant_client.models
         self._filters = _ClientFilters(self._models)
-        self.name = name
+        self.name = check_collection_name(name)
         self.url = url
         self.hnsw = hnsw or HnswSettings()
         self._secret = api_key

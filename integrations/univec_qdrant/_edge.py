@@ -28,6 +28,7 @@ from univec_qdrant._schema import (
     OPTIONS_KEY,
     OVERSAMPLING,
     HnswSettings,
+    check_collection_name,
     check_options,
     check_schema,
     expected_vectors,
@@ -72,7 +73,7 @@ class EdgeEngine(CollectionEngine):
     ) -> None:
         self._edge = require("qdrant_edge", "qdrant")
         self._filters = _EdgeFilters(self._edge)
-        self.path = Path(path) / name
+        self.path = Path(path) / check_collection_name(name)
         self.hnsw = hnsw or HnswSettings()
         # Several optimized segments per core keep the search threads evenly loaded (measured
         # on 2 cores, 2,000 x 300 tokens: 8 segments score MaxSim ~1.7x faster than 2, and 16

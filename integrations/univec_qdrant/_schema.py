@@ -38,6 +38,7 @@ from univec.collections.filters import (
     value_kind,
 )
 from univec.errors import (
+    ConfigurationError,
     InvalidFilterError,
     SchemaMismatchError,
     UnsupportedFilterError,
@@ -53,6 +54,39 @@ OPTIONS_KEY = "univec"
 #: Quantised token vectors: searches select this many times ``limit`` points by quantised
 #: score, then rescore them from the original float32 vectors (``int8``; ``multi`` also binary).
 OVERSAMPLING = 4.0
+
+#: Characters a collection name may not hold: path separators and what file systems refuse.
+_NAME_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+
+
+def check_collection_name(name: object) -> str:
+    """``name`` if it can name a Qdrant collection (and, on disk, a directory of its own).
+
+    Qdrant's own rule, the same on every engine: 1 to 255 characters, no path separator or
+    character file systems refuse, not ``.`` or ``..`` (which would place the collection in the
+    base folder or its parent).
+
+    Raises:
+        ConfigurationError: ``name`` is not such a ``str``.
+    """
+    if not isinstance(name, str):
+        raise ConfigurationError(f"The collection name must be a str, got {type(name).__name__}.")
+    bad = _NAME_FORBIDDEN.search(name)
+    reason = None
+    if not name or len(name) > 255:
+        reason = "it must be 1 to 255 characters long"
+    elif bad:
+        reason = f'it holds {bad.group()!r}; path separators and <>:"|?* are not allowed'
+    elif name.strip(".") == "" or name != name.strip():
+        reason = "it may not be only dots or start or end with whitespace"
+    elif not name.isprintable():  # also lone surrogates, which no file system takes
+        reason = "it holds unprintable characters"
+    if reason:
+        raise ConfigurationError(
+            f"Qdrant collection name {name!r} is invalid: {reason}. Use e.g. letters, digits, "
+            "'_' and '-'."
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -295,17 +329,18 @@ def metadata_path(key: str | tuple[str, ...]) -> str:
     key and not ``b`` inside ``a`` (Qdrant's path syntax).
 
     Raises:
-        UnsupportedFilterError: A segment contains a double quote, which Qdrant paths cannot
-            hold.
+        UnsupportedFilterError: A segment contains a double quote, a backslash or an
+            unprintable character (a lone surrogate, ...), which Qdrant paths cannot hold.
     """
     segments = []
     for segment in key_path(key):
         if _PLAIN_KEY.fullmatch(segment):
             segments.append(segment)
-        elif '"' in segment:
+        elif '"' in segment or "\\" in segment or not segment.isprintable():
             raise UnsupportedFilterError(
-                f"Metadata key {segment!r} contains a double quote, which Qdrant cannot filter "
-                "on; rename the key (or filter with a native Qdrant filter on another key)."
+                f"Metadata key {segment!r} contains a double quote, a backslash or an "
+                "unprintable character, which Qdrant cannot filter on; rename the key (or "
+                "filter with a native Qdrant filter on another key)."
             )
         else:
             segments.append(f'"{segment}"')

@@ -10,6 +10,7 @@ import http.server
 import io
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._route()  # a broken pipe means the client gave up, as it should
 
     def _route(self):
-        if self.path == "/ok.png":
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        if self.path.startswith("/redirect/"):  # /redirect/<n>: n hops, then ok.png
+            left = int(self.path.rsplit("/", 1)[1])
+            self.send_response(302)
+            self.send_header("Location", f"/redirect/{left - 1}" if left > 1 else "/ok.png")
+            self.end_headers()
+        elif self.path.startswith("/to?"):  # /to?<url>: one redirect to <url>
+            self.send_response(302)
+            self.send_header("Location", urllib.parse.unquote(self.path[4:]))
+            self.end_headers()
+        elif self.path == "/ok.png":
             self._head(length=len(self.png))
             self.wfile.write(self.png)
         elif self.path == "/golden.png":
@@ -104,14 +115,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"not found")
 
 
+class _Server(str):
+    """The server's base URL; ``hits`` lists the paths it was asked for."""
+
+    hits: list[str]
+
+    def __new__(cls, url: str, hits: list[str]) -> _Server:
+        self = super().__new__(cls, url)
+        self.hits = hits
+        return self
+
+
 @pytest.fixture(scope="module")
 def http_server(golden_images):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.golden_image = str(golden_images[0])  # type: ignore[attr-defined]
+    server.hits = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield _Server(f"http://127.0.0.1:{server.server_address[1]}", server.hits)  # type: ignore[attr-defined]
     server.shutdown()
     server.server_close()
 
@@ -232,32 +255,35 @@ def test_image_modes_become_rgb():
 
 # ----------------------------------------------------------------- downloads
 def test_download_ok(http_server):
-    data = download(f"{http_server}/ok.png")
+    data = download(f"{http_server}/ok.png", allow_private_network=True)
     assert data == _Handler.png
-    assert Image.from_url(f"{http_server}/ok.png").to_pil().size == (32, 24)
+    assert Image.from_url(f"{http_server}/ok.png", allow_private_network=True).to_pil().size == (
+        32,
+        24,
+    )
 
 
 def test_download_http_error(http_server):
     url = f"{http_server}/missing.png"
     with _raises(ImageLoadError, ValueError, url, "404"):
-        download(url)
+        download(url, allow_private_network=True)
 
 
 def test_download_over_declared_limit(http_server):
     url = f"{http_server}/declared-big"
     with _raises(ImageLoadError, ValueError, url, "limit"):
-        download(url)
+        download(url, allow_private_network=True)
 
 
 def test_download_over_streamed_limit(http_server):
     url = f"{http_server}/streamed-big"
     with _raises(ImageLoadError, ValueError, url, "limit"):
-        download(url)
+        download(url, allow_private_network=True)
 
 
 def test_download_with_custom_limit(http_server):
     with _raises(ImageLoadError, ValueError, "limit"):
-        download(f"{http_server}/ok.png", limit=10)
+        download(f"{http_server}/ok.png", limit=10, allow_private_network=True)
 
 
 @pytest.mark.parametrize("route", ["trickle", "stall"])
@@ -265,14 +291,14 @@ def test_download_slower_than_timeout(http_server, route):
     url = f"{http_server}/{route}"
     start = time.monotonic()
     with _raises(ImageLoadError, ValueError, url, "longer than"):
-        download(url, timeout=0.5)
+        download(url, timeout=0.5, allow_private_network=True)
     assert time.monotonic() - start < 3.0  # the deadline covers the whole transfer
 
 
 def test_downloaded_corrupt_image(http_server):
     url = f"{http_server}/corrupt.png"
     with _raises(ImageLoadError, ValueError, url):
-        Image(url).to_pil()
+        Image(url, allow_private_network=True).to_pil()
 
 
 def test_refused_connection():
@@ -283,13 +309,87 @@ def test_refused_connection():
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/x.png"
     with _raises(ImageLoadError, ValueError, url):
+        download(url, timeout=2, allow_private_network=True)
+
+
+# ----------------------------------------------------------------- URL rules (issue 12, item 10)
+@pytest.fixture
+def loopback_is_public(monkeypatch):
+    """Treat 127.0.0.1 as a public address: the stand-in for a public web server here.
+
+    Every other address keeps its real class, so a redirect to 169.254.169.254 or 10.0.0.1
+    from the test server is judged as it would be from a server on the internet.
+    """
+    from univec import url_rules
+
+    real = url_rules.is_public
+    monkeypatch.setattr(
+        url_rules, "is_public", lambda address: address == "127.0.0.1" or real(address)
+    )
+
+
+def test_private_and_loopback_hosts_refused_by_default(http_server):
+    http_server.hits.clear()
+    for url in (f"{http_server}/ok.png", "http://169.254.169.254/latest/meta-data/"):
+        with _raises(ImageLoadError, ValueError, url, "allow_private_network=True"):
+            download(url, timeout=2)
+        with _raises(ImageLoadError, ValueError, url, "private"):
+            Image(url).to_pil(timeout=2)
+    assert http_server.hits == []  # refused before connecting
+    assert download(f"{http_server}/ok.png", allow_private_network=True) == _Handler.png
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata (link-local)
+        "http://10.0.0.1/x.png",  # private
+        "http://[::1]:9/x.png",  # loopback, IPv6
+        "http://[::ffff:169.254.169.254]/x",  # link-local behind an IPv4-mapped IPv6 address
+    ],
+)
+def test_redirect_to_private_address_refused(http_server, loopback_is_public, target):
+    url = f"{http_server}/to?{urllib.parse.quote(target, safe='')}"
+    with _raises(ImageLoadError, ValueError, "private"):
         download(url, timeout=2)
+    assert download(f"{http_server}/ok.png", timeout=2) == _Handler.png  # the stand-in works
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1/x.png", "file:///etc/passwd"])
+def test_redirect_to_other_scheme_refused_even_when_private_allowed(http_server, target):
+    url = f"{http_server}/to?{urllib.parse.quote(target, safe='')}"
+    with _raises(ImageLoadError, ValueError, target, "only http and https"):
+        download(url, timeout=2, allow_private_network=True)
+
+
+def test_redirects_are_capped(http_server):
+    from univec.url_rules import MAX_REDIRECTS
+
+    ok = f"{http_server}/redirect/{MAX_REDIRECTS}"
+    assert download(ok, timeout=5, allow_private_network=True) == _Handler.png
+    too_many = f"{http_server}/redirect/{MAX_REDIRECTS + 1}"
+    with _raises(ImageLoadError, ValueError, "redirects"):
+        download(too_many, timeout=5, allow_private_network=True)
+
+
+def test_connected_address_is_checked_again(http_server):
+    """A name resolving to a public address at check time but to a private one at connect time."""
+    import http.client
+
+    from univec.url_rules import _checked_connection
+
+    port = int(http_server.rsplit(":", 1)[1])
+    connection = _checked_connection(http.client.HTTPConnection, "http://rebind.example/", False)
+    with _raises(ImageLoadError, ValueError, "127.0.0.1"):
+        connection("127.0.0.1", port, timeout=2).connect()
 
 
 # ----------------------------------------------------------------- through the encoder
 def test_encoder_downloads_image_urls(tiny_encoder, golden, http_server):
     url = f"{http_server}/golden.png"
-    vectors = tiny_encoder.encode([url, Image(url)], "retrieval.passage")
+    vectors = tiny_encoder.encode(
+        [url, Image(url, allow_private_network=True)], "retrieval.passage"
+    )
     expected = golden["arrays"]["image|retrieval.passage|single"][0]
     np.testing.assert_allclose(vectors[1], expected, atol=1e-4)
     assert not np.allclose(vectors[0], expected, atol=1e-3)  # the str is text, not a URL
@@ -300,7 +400,7 @@ def test_encoder_download_timeout_option(tiny_model_path, http_server):
     url = f"{http_server}/trickle"
     start = time.monotonic()
     with _raises(ImageLoadError, ValueError, url, "longer than"):
-        encoder.encode(["text first", Image(url)], "retrieval.passage")
+        encoder.encode(["text first", Image(url, allow_private_network=True)], "retrieval.passage")
     assert time.monotonic() - start < 3.0
 
 

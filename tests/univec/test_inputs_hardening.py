@@ -27,11 +27,13 @@ def test_download_deadline_covers_trickled_headers():
     # A byte every 0.02 s for up to ~20 s: far inside the 2 s each read may take.
     with TrickleServer(_png(), max_bytes=1000, interval=0.02) as server:
         with pytest.raises(ImageLoadError, match=r"took longer than 2 s"):
-            download(server.url, timeout=2)
+            download(server.url, timeout=2, allow_private_network=True)
         # It gave up while the headers were still coming, not after them.
         assert not server.headers_sent.is_set()
         server.release()
-        assert download(server.url, timeout=30) == _png()  # the server itself works
+        assert (
+            download(server.url, timeout=30, allow_private_network=True) == _png()
+        )  # the server itself works
 
 
 def test_a_slow_download_does_not_hold_up_other_encodes(tiny_encoder):
@@ -40,7 +42,9 @@ def test_a_slow_download_does_not_hold_up_other_encodes(tiny_encoder):
         results: dict[str, object] = {}
 
         def encode_url() -> None:
-            results["image"] = tiny_encoder.encode([univec.Image(server.url)], "retrieval.query")
+            results["image"] = tiny_encoder.encode(
+                [univec.Image(server.url, allow_private_network=True)], "retrieval.query"
+            )
 
         def encode_text() -> None:
             results["text"] = tiny_encoder.encode(["unrelated"], "retrieval.query")

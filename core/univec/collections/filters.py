@@ -29,6 +29,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Literal, Union
 
 from univec.errors import InvalidFilterError
+from univec.inputs import LONE_SURROGATE
 
 __all__ = [
     "COMPARISON_OPERATORS",
@@ -134,6 +135,11 @@ def key_path(key: str | tuple[str, ...]) -> tuple[str, ...]:
     if not segments or not all(isinstance(s, str) and s for s in segments):
         raise InvalidFilterError(
             f"Filter key {key!r} has an empty segment; use names such as 'lang' or 'author.name'."
+        )
+    if any(LONE_SURROGATE.search(segment) for segment in segments):
+        raise InvalidFilterError(
+            f"Filter key {key!r} holds a lone surrogate, which is not valid Unicode text and "
+            "names no stored key. Fix the string."
         )
     return segments
 
@@ -253,6 +259,11 @@ def value_kind(value: Any) -> Literal["bool", "number", "str", "datetime"]:
             raise InvalidFilterError(f"Filter value {value!r} is not a finite number.")
         return "number"
     if isinstance(value, str):
+        if LONE_SURROGATE.search(value):
+            raise InvalidFilterError(
+                f"Filter value {value!r:.60} holds a lone surrogate, which is not valid Unicode "
+                "text and can match nothing stored. Fix the string."
+            )
         return "str"
     if isinstance(value, datetime):
         return "datetime"

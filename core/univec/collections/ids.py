@@ -7,7 +7,7 @@ import uuid
 
 from univec.collections.types import DocumentId
 from univec.errors import InvalidInputError
-from univec.inputs import Image
+from univec.inputs import LONE_SURROGATE, Image
 
 __all__ = ["MAX_ID", "MIN_ID", "POINT_ID_NAMESPACE", "content_id", "document_key", "point_id"]
 
@@ -33,6 +33,11 @@ def document_key(document_id: DocumentId) -> str:
     if isinstance(document_id, str):
         if not document_id:
             raise InvalidInputError("Document id '' is empty; use a non-empty string or an int.")
+        if LONE_SURROGATE.search(document_id):
+            raise InvalidInputError(
+                f"Document id {document_id!r} holds a lone surrogate, which is not valid "
+                "Unicode text and no engine can store. Fix the string."
+            )
         return f"str:{document_id}"
     if not MIN_ID <= document_id <= MAX_ID:
         raise InvalidInputError(

@@ -168,6 +168,6 @@ def url_fetcher(*, allow_private: bool, timeout: float, max_bytes: int) -> Calla
 
     def fetch(url: str) -> bytes:
         check_url_host(url, allow_private=allow_private)
-        return download(url, timeout=timeout, limit=max_bytes)
+        return download(url, timeout=timeout, limit=max_bytes, allow_private_network=allow_private)
 
     return fetch

@@ -38,7 +38,7 @@ def mixed_inputs(jina_api_server, golden_images):
         univec.Image(second.read_bytes()),
         TEXTS[1],
         univec.Image(pil),
-        univec.Image(jina_api_server.image_url("second.png")),
+        univec.Image(jina_api_server.image_url("second.png"), allow_private_network=True),
     ]
 
 

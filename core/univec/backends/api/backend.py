@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import warnings
 import weakref
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -35,6 +37,7 @@ from univec.errors import (
 from univec.inputs import Image
 from univec.models import MODELS, ModelDescription, describe
 from univec.quantization import packed_width, precision_dtype
+from univec.secrets import check_api_key, redact_url
 from univec.tasks import TASKS, TaskSpec
 
 if TYPE_CHECKING:
@@ -190,12 +193,13 @@ class APIBackend:
             raise ConfigurationError(
                 f"base_url={base_url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}."
             )
+        self._api_key = check_api_key(api_key)
         self.info = model_info
         self.model = model
         self.description = description
         # jina-haystack and others take the full endpoint; requests go to {base_url}/embeddings.
         self.base_url = base_url.rstrip("/").removesuffix("/embeddings")
-        self._api_key = api_key or None
+        _warn_if_plain_http(self.base_url)
         self._timeout = float(timeout)
         self._retry = RetryPolicy(max_attempts, float(total_timeout), backoff_base, backoff_max)
         self._max_concurrency = max_concurrency
@@ -226,8 +230,11 @@ class APIBackend:
         self.retries = 0
 
     def __repr__(self) -> str:
-        key = "'***'" if self._resolve_key() else "None"
-        return f"APIBackend(model={self.model!r}, base_url={self.base_url!r}, api_key={key})"
+        key = "'***'" if self._api_key or os.environ.get(API_KEY_ENV, "").strip() else "None"
+        return (
+            f"APIBackend(model={self.model!r}, base_url={redact_url(self.base_url)!r}, "
+            f"api_key={key})"
+        )
 
     # ----------------------------------------------------------------- model checks
     def resolve_task(self, task: object) -> TaskSpec:
@@ -485,7 +492,39 @@ class APIBackend:
         return pool.client, pool.semaphore
 
     def _resolve_key(self) -> str | None:
-        return self._api_key or os.environ.get(API_KEY_ENV) or None
+        # Checked on every use: a key must never reach the HTTP layer, whose errors and debug
+        # logs quote an unsendable header value in full.
+        if self._api_key:
+            return check_api_key(self._api_key)
+        return check_api_key(os.environ.get(API_KEY_ENV), API_KEY_ENV)
+
+
+#: Hosts of plain-http base URLs already warned about (once per process each).
+_warned_plain_http: set[str] = set()
+
+
+def _warn_if_plain_http(base_url: str) -> None:
+    """Warn once per host when the key would travel unencrypted to a host off this machine."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() != "http" or host in _warned_plain_http or _is_local_host(host):
+        return
+    _warned_plain_http.add(host)
+    warnings.warn(
+        f"base_url {redact_url(base_url)!r} is plain http to a host that is not this machine: "
+        "the API key and the inputs travel unencrypted. Use https.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _is_local_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _ConnectionPool:

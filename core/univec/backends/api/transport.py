@@ -6,6 +6,8 @@ import asyncio
 import email.utils
 import logging
 import random
+import socket
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -229,11 +231,23 @@ async def post_with_retries(
             )
             failure.__cause__ = exc
         except httpx.TransportError as exc:
+            if isinstance(exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)):
+                # The request itself cannot be sent (its message may quote header values,
+                # the key among them): no retry, and no chained exception to leak it.
+                raise APIConnectionError(
+                    f"The request to the Jina API could not be sent ({type(exc).__name__}); "
+                    "check base_url and the API key (printable ASCII only)."
+                ) from None
             failure = APIConnectionError(
                 f"The connection to the Jina API failed ({type(exc).__name__}: "
                 f"{redact(str(exc), secret)}).",
             )
             failure.__cause__ = exc
+            hopeless = _hopeless_transport_error(exc)
+            if hopeless is not None:
+                raise APIConnectionError(
+                    f"{failure} {hopeless} Not retried: retrying cannot fix it."
+                ) from exc
         else:
             request_id = request_id_of(response.headers)
             logger.debug(
@@ -293,6 +307,23 @@ async def post_with_retries(
             policy.max_attempts,
         )
         await asyncio.sleep(delay)
+
+
+def _hopeless_transport_error(exc: BaseException) -> str | None:
+    """Why a connection failure cannot heal by retrying (DNS, TLS), or ``None``."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror):
+            return "The host name does not resolve: check base_url and your DNS / network."
+        if isinstance(cause, ssl.SSLError):
+            return (
+                "The TLS handshake failed (certificate or protocol): check base_url, the "
+                "system clock and the CA certificates (SSL_CERT_FILE)."
+            )
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _short_reason(failure: APIError) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from univec._optional import require
-from univec.errors import CheckpointError
+from univec.errors import CheckpointError, CheckpointNotFoundError
 
 __all__ = ["Checkpoint", "backbone_key", "check_adapters", "open_checkpoint"]
 
@@ -25,6 +26,42 @@ __all__ = ["Checkpoint", "backbone_key", "check_adapters", "open_checkpoint"]
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "adapters/*"]
 #: Largest image area the model was trained with (768 image tokens).
 MAX_PIXELS = 602112
+#: The end of every error about an unreadable checkpoint file.
+_DAMAGED = (
+    "the file is damaged or incomplete (an interrupted download?). Download the checkpoint "
+    "again (delete its folder, or its Hugging Face cache entry, first)."
+)
+
+
+def read_json(file: Path) -> dict[str, Any]:
+    """The JSON object in a checkpoint file.
+
+    Raises:
+        CheckpointError: The file cannot be read or is not a JSON object; the message names it.
+    """
+    try:
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(
+            f"Cannot read {str(file)!r} ({type(exc).__name__}: {exc}): {_DAMAGED}"
+        ) from exc
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{str(file)!r} does not hold a JSON object: {_DAMAGED}")
+    return value
+
+
+@contextmanager
+def open_safetensors(file: Path, device: Any = "cpu") -> Iterator[Any]:
+    """``safetensors.safe_open`` of ``file``, failing with a :class:`CheckpointError` naming it."""
+    safetensors = require("safetensors", "local")
+    try:
+        handle = safetensors.safe_open(str(file), framework="pt", device=str(device))
+    except Exception as exc:  # SafetensorError derives from Exception only
+        raise CheckpointError(
+            f"Cannot read {str(file)!r} ({type(exc).__name__}: {exc}): {_DAMAGED}"
+        ) from exc
+    with handle:
+        yield handle
 
 
 @dataclass(frozen=True)
@@ -108,7 +145,7 @@ class Checkpoint:
     def image_processor_config(self) -> dict[str, Any]:
         """``preprocessor_config.json`` with ``max_pixels`` capped to the trained 602112."""
         file = self.path / "preprocessor_config.json"
-        config = json.loads(file.read_text()) if file.is_file() else {}
+        config = read_json(file) if file.is_file() else {}
         size: dict[str, Any] = dict(config.get("size") or {})
         min_pixels = int(config.get("min_pixels", size.get("shortest_edge", 3136)))
         max_pixels = int(config.get("max_pixels", size.get("longest_edge", MAX_PIXELS)))
@@ -121,25 +158,64 @@ class Checkpoint:
 
 
 def resolve_path(model: str | Path, revision: str | None = None) -> Path:
-    """A local checkpoint directory for ``model`` (a directory or a hub id, downloaded once)."""
+    """A local checkpoint directory for ``model`` (a directory or a hub id, downloaded once).
+
+    A string is a hub id only if it has the hub's form (``owner/name``) and does not look like
+    a path: a mistyped ``models/jev4`` (its ``models`` folder exists here) is reported as a
+    missing directory, not looked up on the hub.
+
+    Raises:
+        CheckpointNotFoundError: ``model`` looks like a path and no such directory exists.
+        CheckpointError: ``model`` is a file, or the download failed.
+    """
     path = Path(model).expanduser()
     if path.is_dir():
         return path
-    if path.exists() or str(model).startswith((".", "/", "~")) or str(model).count("/") != 1:
+    text = str(model)
+    if path.exists():
         raise CheckpointError(
-            f"Model {str(model)!r} is neither a checkpoint directory nor a Hugging Face hub id "
-            "like 'jinaai/jina-embeddings-v4'."
+            f"Model {text!r} is a file; pass the checkpoint directory holding config.json, "
+            "model*.safetensors, tokenizer.json and adapters/."
+        )
+    if isinstance(model, Path) or _looks_like_path(text):
+        hint = "a Hugging Face hub id has the form 'owner/name', e.g. 'jinaai/jina-embeddings-v4'"
+        if _is_hub_id(text):  # shaped like one, but its first part is a folder here
+            hint = (
+                f"it was read as a path because the folder {text.split('/')[0]!r} exists here; "
+                f"for the Hugging Face hub id {text!r}, download it first "
+                f"(huggingface-cli download {text} --local-dir DIR) and pass DIR"
+            )
+        raise CheckpointNotFoundError(
+            f"No such checkpoint directory: {text!r} (looked for {str(path.absolute())!r}). "
+            f"Check the path; {hint}."
         )
     hub = require("huggingface_hub", "local")
     try:
-        return Path(
-            hub.snapshot_download(str(model), revision=revision, allow_patterns=HUB_PATTERNS)
-        )
+        return Path(hub.snapshot_download(text, revision=revision, allow_patterns=HUB_PATTERNS))
     except Exception as exc:  # network, auth and not-found errors have many types
+        # One short line instead of the hub client's long chained traceback (kept at DEBUG).
+        logging.getLogger("univec").debug("Downloading %r failed", text, exc_info=True)
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
         raise CheckpointError(
-            f"Cannot download {str(model)!r} from the Hugging Face hub ({type(exc).__name__}: "
-            f"{exc}). Check the id and your connection, or pass a local directory."
-        ) from exc
+            f"Cannot download {text!r} from the Hugging Face hub ({type(exc).__name__}: "
+            f"{reason}). Offline? Set UNIVEC_MODEL (or model=) to a local checkpoint directory."
+        ) from None
+
+
+#: One part of a hub id (``owner`` or ``name``).
+_HUB_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+
+
+def _is_hub_id(text: str) -> bool:
+    """Whether ``text`` has the form of a hub id, ``owner/name``."""
+    parts = text.split("/")
+    return len(parts) == 2 and ".." not in text and all(map(_HUB_PART.fullmatch, parts))
+
+
+def _looks_like_path(text: str) -> bool:
+    """Whether ``text`` reads as a file system path rather than an ``owner/name`` hub id."""
+    # e.g. "models/jev4" where ./models exists
+    return not _is_hub_id(text) or Path(text.split("/")[0]).is_dir()
 
 
 def open_checkpoint(model: str | Path, revision: str | None = None) -> Checkpoint:
@@ -152,7 +228,7 @@ def open_checkpoint(model: str | Path, revision: str | None = None) -> Checkpoin
     config_file = path / "config.json"
     if not config_file.is_file():
         raise CheckpointError(f"{str(path)!r} has no config.json; is it a model checkpoint?")
-    config = json.loads(config_file.read_text())
+    config = read_json(config_file)
     weight_files = _index_weights(path)
     signatures = {file: file_signature(file) for file in set(weight_files.values())}
     return Checkpoint(
@@ -197,13 +273,12 @@ def file_signature(file: Path) -> tuple[int, ...]:
 def _index_weights(path: Path) -> dict[str, Path]:
     index = path / "model.safetensors.index.json"
     if index.is_file():
-        weight_map = json.loads(index.read_text()).get("weight_map") or {}
+        weight_map = read_json(index).get("weight_map") or {}
         files = {key: path / name for key, name in weight_map.items()}
         missing = sorted({str(file) for file in files.values() if not file.is_file()})
         if missing:
             raise CheckpointError(f"{str(index)!r} names missing shard files: {missing}.")
         return files
-    safetensors = require("safetensors", "local")
     shards = sorted(path.glob("model*.safetensors"))
     if not shards:
         raise CheckpointError(
@@ -211,7 +286,7 @@ def _index_weights(path: Path) -> dict[str, Path]:
         )
     files = {}
     for shard in shards:
-        with safetensors.safe_open(str(shard), framework="pt") as handle:
+        with open_safetensors(shard) as handle:
             files.update(dict.fromkeys(handle.keys(), shard))
     return files
 
@@ -237,12 +312,11 @@ def backbone_key(key: str) -> str | None:
 
 def read_tensors(files: dict[str, Path], keys: list[str], device: Any) -> Iterator[tuple[str, Any]]:
     """Yield ``(key, tensor)`` for ``keys``, opening each safetensors file once (memory-mapped)."""
-    safetensors = require("safetensors", "local")
     by_file: dict[Path, list[str]] = {}
     for key in keys:
         by_file.setdefault(files[key], []).append(key)
     for file, file_keys in by_file.items():
-        with safetensors.safe_open(str(file), framework="pt", device=str(device)) as handle:
+        with open_safetensors(file, device) as handle:
             for key in file_keys:
                 yield key, handle.get_tensor(key)
 

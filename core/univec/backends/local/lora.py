@@ -20,7 +20,6 @@ The low-rank factors of all tasks stay on the CPU in float32 (~1 % of the model)
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -29,7 +28,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from univec.backends.local.checkpoint import Checkpoint, backbone_key, read_tensors
+from univec.backends.local.checkpoint import (
+    Checkpoint,
+    backbone_key,
+    open_safetensors,
+    read_json,
+    read_tensors,
+)
 from univec.errors import CheckpointError, InvalidTaskError
 
 __all__ = ["TaskAdapters"]
@@ -69,7 +74,7 @@ class TaskAdapters:
             self._load(checkpoint.adapter_dir, model)
 
     def _load(self, adapter_dir: Path, model: nn.Module) -> None:
-        config = json.loads((adapter_dir / "adapter_config.json").read_text())
+        config = read_json(adapter_dir / "adapter_config.json")
         if config.get("use_dora"):
             raise CheckpointError(f"{str(adapter_dir)!r} uses DoRA, which univec does not support.")
         weights_file = adapter_dir / "adapter_model.safetensors"
@@ -144,9 +149,7 @@ class TaskAdapters:
 
 
 def _keys_of(file: Path) -> dict[str, Path]:
-    from safetensors import safe_open
-
-    with safe_open(str(file), framework="pt") as handle:
+    with open_safetensors(file) as handle:
         return dict.fromkeys(handle.keys(), file)
 
 

@@ -8,6 +8,7 @@ with the image pad expanded to the image's token count (Qwen2-VL image processor
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from univec.errors import CheckpointError, ImageLoadError
 from univec.inputs import DEFAULT_DOWNLOAD_TIMEOUT, Image
 
 __all__ = ["IMAGE_TEMPLATE", "EncodedInput", "Preprocessor"]
+
+logger = logging.getLogger("univec")
 
 IMAGE_TEMPLATE = (
     "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Describe the image.<|im_end|>\n"
@@ -69,7 +72,14 @@ class Preprocessor:
         tokenizer_file = checkpoint.path / "tokenizer.json"
         if not tokenizer_file.is_file():
             raise CheckpointError(f"{str(checkpoint.path)!r} has no tokenizer.json.")
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        except Exception as exc:  # tokenizers raises a plain Exception for a broken file
+            raise CheckpointError(
+                f"Cannot read {str(tokenizer_file)!r} ({type(exc).__name__}: {exc}): the file "
+                "is damaged or incomplete (an interrupted download?). Download the checkpoint "
+                "again."
+            ) from exc
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self._pre_tokenizer = self.tokenizer.pre_tokenizer
@@ -129,6 +139,7 @@ class Preprocessor:
         results: list[EncodedInput | None] = [None] * len(full)
         pending = list(range(len(full)))
         window = TEXT_WINDOW_CHARS_PER_TOKEN * self.max_length + len(prefix)
+        truncated: list[int] = []
         while pending:
             cuts = [full[i][:window] for i in pending]
             encodings = self.tokenizer.encode_batch(cuts, add_special_tokens=False)
@@ -136,9 +147,20 @@ class Preprocessor:
             for position, cut, encoding in zip(pending, cuts, encodings, strict=True):
                 if len(cut) == len(full[position]) or self._cut_is_harmless(cut, encoding):
                     results[position] = EncodedInput(encoding.ids[: self.max_length])
+                    if len(encoding.ids) > self.max_length:
+                        truncated.append(position)
                 else:
                     retry.append(position)
             pending, window = retry, window * 4
+        if truncated:  # documented behaviour, said once per call
+            logger.warning(
+                "%d text(s) are longer than max_length=%d tokens and were truncated (first: "
+                "text #%d of this call's texts). Split long texts into chunks, or raise "
+                "max_length (up to 32768).",
+                len(truncated),
+                self.max_length,
+                min(truncated),
+            )
         return [result for result in results if result is not None]
 
     def _cut_is_harmless(self, cut: str, encoding: Any) -> bool:

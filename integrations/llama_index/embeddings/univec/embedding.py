@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+)
 from llama_index.core.embeddings import MultiModalEmbedding
 from llama_index.core.schema import ImageType
 
 from univec.encoder import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL, Encoder
-from univec.errors import ConfigurationError
-from univec_frameworks import FamilyEncoder, as_image, as_texts
+from univec.errors import ConfigurationError, NotPicklableError
+from univec_frameworks import (
+    FamilyEncoder,
+    as_image,
+    as_texts,
+    error_from_validation,
+    split_api_key_option,
+)
 
 __all__ = ["UnivecEmbedding"]
 
@@ -81,8 +93,29 @@ class UnivecEmbedding(MultiModalEmbedding):
                 "model_name (it is set from model=) or pass the same name."
             )
         data["model_name"] = used
-        super().__init__(**data)
+        options, key = split_api_key_option(
+            data.get("encoder_options"), data.get("api_key") is not None
+        )
+        if key is not None:  # held as a secret, like the field, whichever way it came in
+            data["encoder_options"], data["api_key"] = options, key
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise error_from_validation(exc, type(self).__name__) from None
         self._family = FamilyEncoder.from_settings(self, encoder)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle without the API key (a loaded copy reads ``JINA_API_KEY``) or a loaded model."""
+        if self._family.has_given_encoder:
+            raise NotPicklableError(
+                "A UnivecEmbedding given a ready encoder= cannot be pickled (its model is not "
+                "copied). Build it from configuration (backend=..., model=...) instead."
+            )
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        # Rebuilt from the fields when loaded (LlamaIndex loads pickles through __init__).
+        (state.get("__pydantic_private__") or {}).pop("_family", None)
+        return state
 
     @classmethod
     def class_name(cls) -> str:

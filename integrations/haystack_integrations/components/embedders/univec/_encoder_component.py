@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 from typing import Any, TypeVar
 
 from haystack import Document, default_from_dict, default_to_dict
 from haystack.core.errors import SerializationError
 from haystack.utils import Secret, deserialize_secrets_inplace
+from haystack.utils.auth import SecretType
 
 from univec.backends.base import Usage
 from univec.encoder import Encoder
-from univec_frameworks import FamilyEncoder
+from univec_frameworks import FamilyEncoder, split_api_key_option
 
 ComponentT = TypeVar("ComponentT", bound="EncoderComponent")
 
@@ -61,6 +63,10 @@ class EncoderComponent:
             # to_dict() then refuses it (Haystack does not serialise tokens) and says to use
             # Secret.from_env_var("JINA_API_KEY") instead.
             self.api_key = Secret.from_token(self.api_key)
+        explicit_key = self.api_key is not None and self.api_key != default_api_key()
+        options, key = split_api_key_option(self.encoder_options, explicit_key)
+        if key is not None:  # held as a Secret (never serialised), whichever way it came in
+            self.encoder_options, self.api_key = options, Secret.from_token(key)
         # Checks the configuration now; the model is loaded (or the client opened) in warm_up.
         self._family = FamilyEncoder.from_settings(self, self.encoder)
 
@@ -83,6 +89,22 @@ class EncoderComponent:
         """Async form of :meth:`warm_up`: loads the model off the event loop."""
         if not self._family.is_built:
             await asyncio.to_thread(self.warm_up)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without a key given in code (a loaded copy reads ``JINA_API_KEY``)."""
+        state = dict(self.__dict__)
+        if self.api_key is not None and self.api_key.type == SecretType.TOKEN:
+            state["api_key"] = default_api_key()
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """A copy keeping the key and sharing a given encoder (a model is never copied)."""
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        if self.encoder is not None:
+            memo[id(self.encoder)] = self.encoder
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component (the API key as an env-var reference).
