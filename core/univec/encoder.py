@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
 from univec.backends.base import Backend, Embeddings, ModelInfo, Usage
-from univec.errors import ConfigurationError, InvalidDimensionsError
-from univec.inputs import normalize_inputs
+from univec.errors import ConfigurationError, InvalidArgumentError, InvalidDimensionsError
+from univec.inputs import iter_inputs
 from univec.tasks import TaskSpec, family_tasks, resolve_task
 
 if TYPE_CHECKING:
@@ -21,6 +22,9 @@ __all__ = ["DEFAULT_API_MODEL", "DEFAULT_LOCAL_MODEL", "Encoder"]
 DEFAULT_LOCAL_MODEL = "jinaai/jina-embeddings-v4"
 DEFAULT_API_MODEL = "jina-embeddings-v4"
 BACKENDS = ("local", "api")
+#: Inputs an encoding call holds at a time (tokens and pixels included) when it pulls from an
+#: iterable: encoding a million items keeps only this window and the results in memory.
+STREAM_WINDOW = 1024
 
 
 class Encoder:
@@ -215,6 +219,52 @@ class Encoder:
         """
         return self._embed(inputs, task, dimensions, dense=True, multi=True)
 
+    def iter_encode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        multivector: bool = False,
+        window: int | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Encode an iterable lazily: yield each input's result, in input order.
+
+        Inputs are pulled ``window`` at a time (default :data:`STREAM_WINDOW`) and encoded
+        together, so a generator of any length is encoded in bounded memory; nothing is
+        pulled before the first result is asked for. Each result is what :meth:`encode`
+        returns for that input: a ``(d,)`` single vector, or an ``(n_tokens, 128)`` array
+        with ``multivector=True``.
+
+        Example:
+            >>> for vector in encoder.iter_encode(line_generator(), "retrieval.passage"):
+            ...     index.add(vector)
+
+        Raises:
+            InvalidTaskError, InvalidDimensionsError: At once, before any input is pulled.
+            InvalidInputError: When a bad input is reached (earlier results are yielded).
+        """
+        spec = self._check(task, dimensions, multivector)
+        size = _window_size(window)
+        windows = self._windows(inputs, spec, dimensions, not multivector, multivector, size)
+        return _items(windows, "multi" if multivector else "dense")
+
+    def iter_encode_both(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        window: int | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`iter_encode` for both outputs: yield ``(single vector, token vectors)``.
+
+        One forward pass per window on the local backend, as :meth:`encode_both`.
+        """
+        spec = self._check(task, dimensions, False)
+        windows = self._windows(inputs, spec, dimensions, True, True, _window_size(window))
+        return _items(windows, "both")
+
     async def aencode(
         self,
         inputs: Iterable[object],
@@ -267,12 +317,9 @@ class Encoder:
         dense: bool,
         multi: bool,
     ) -> Embeddings:
-        items, spec = self._prepare(inputs, task, dimensions, multi and not dense)
-        if not items:
-            return self._empty(dimensions)
-        result = self._backend.embed(items, spec, dense=dense, multi=multi, dimensions=dimensions)
-        self.usage += result.usage
-        return result
+        spec = self._check(task, dimensions, multi and not dense)
+        windows = self._windows(inputs, spec, dimensions, dense, multi, STREAM_WINDOW)
+        return self._joined(list(windows), dimensions)
 
     async def _aembed(
         self,
@@ -283,21 +330,66 @@ class Encoder:
         dense: bool,
         multi: bool,
     ) -> Embeddings:
-        items, spec = self._prepare(inputs, task, dimensions, multi and not dense)
-        if not items:
+        spec = self._check(task, dimensions, multi and not dense)
+        parts = []
+        items = iter_inputs(inputs)
+        while chunk := list(islice(items, STREAM_WINDOW)):
+            result = await self._backend.aembed(
+                chunk, spec, dense=dense, multi=multi, dimensions=dimensions
+            )
+            self.usage += result.usage
+            parts.append(result)
+        return self._joined(parts, dimensions)
+
+    def _windows(
+        self,
+        inputs: Iterable[object],
+        spec: TaskSpec,
+        dimensions: int | None,
+        dense: bool,
+        multi: bool,
+        window: int,
+    ) -> Iterator[Embeddings]:
+        """The backend's results, one window of inputs at a time (inputs pulled lazily)."""
+        items = iter_inputs(inputs)  # checks the container now, the items when reached
+        return self._embed_windows(items, spec, dimensions, dense, multi, window)
+
+    def _embed_windows(
+        self,
+        items: Iterator[Any],
+        spec: TaskSpec,
+        dimensions: int | None,
+        dense: bool,
+        multi: bool,
+        window: int,
+    ) -> Iterator[Embeddings]:
+        while chunk := list(islice(items, window)):
+            result = self._backend.embed(
+                chunk, spec, dense=dense, multi=multi, dimensions=dimensions
+            )
+            self.usage += result.usage
+            yield result
+
+    def _joined(self, parts: list[Embeddings], dimensions: int | None) -> Embeddings:
+        if not parts:
             return self._empty(dimensions)
-        result = await self._backend.aembed(
-            items, spec, dense=dense, multi=multi, dimensions=dimensions
-        )
-        self.usage += result.usage
-        return result
+        if len(parts) == 1:
+            return parts[0]
+        usage = Usage()
+        for part in parts:
+            usage += part.usage
+        dense = None
+        if parts[0].dense is not None:
+            dense = np.concatenate([part.dense for part in parts if part.dense is not None])
+        multi = None
+        if parts[0].multi is not None:
+            multi = [matrix for part in parts for matrix in part.multi or ()]
+        return Embeddings(dense=dense, multi=multi, usage=usage)
 
     def _empty(self, dimensions: int | None) -> Embeddings:
         return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
 
-    def _prepare(
-        self, inputs: Iterable[object], task: str, dimensions: int | None, multivector: bool
-    ) -> tuple[list[Any], TaskSpec]:
+    def _check(self, task: str, dimensions: int | None, multivector: bool) -> TaskSpec:
         spec = resolve_task(task)
         if dimensions is not None:
             if multivector:
@@ -310,7 +402,28 @@ class Encoder:
                     f"dimensions={dimensions!r} is not a Matryoshka dimension of {self.info.name}. "
                     f"Use one of {list(self.matryoshka_dims)} or None for the full {self.dim}."
                 )
-        return normalize_inputs(inputs), spec
+        return spec
+
+
+def _window_size(window: int | None) -> int:
+    if window is None:
+        return STREAM_WINDOW
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise InvalidArgumentError(
+            f"window={window!r} must be a positive integer (inputs per pass)."
+        )
+    return window
+
+
+def _items(windows: Iterator[Embeddings], output: str) -> Iterator[Any]:
+    """Each input's result from an iterator of per-window :class:`Embeddings`."""
+    for result in windows:
+        if output == "dense":
+            yield from result.dense if result.dense is not None else ()
+        elif output == "multi":
+            yield from result.multi or ()
+        else:
+            yield from zip(result.dense, result.multi, strict=True)  # type: ignore[arg-type]
 
 
 def config_from_env(env: Mapping[str, str]) -> dict[str, Any]:

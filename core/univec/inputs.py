@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -25,7 +25,7 @@ from univec.errors import (
 if TYPE_CHECKING:
     import PIL.Image
 
-__all__ = ["MAX_IMAGE_BYTES", "Image", "InputItem", "normalize_inputs"]
+__all__ = ["MAX_IMAGE_BYTES", "Image", "InputItem", "iter_inputs", "normalize_inputs"]
 
 #: Largest image univec reads or downloads (the hosted API's limit too).
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -261,6 +261,18 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
         InputFileNotFoundError: A ``Path`` item does not exist.
         ImageLoadError: An image URL has a non-http(s) scheme.
     """
+    return list(iter_inputs(inputs))
+
+
+def iter_inputs(inputs: Iterable[object]) -> Iterator[str | Image]:
+    """:func:`normalize_inputs` one item at a time, pulling ``inputs`` lazily.
+
+    The container is checked at once (a bare string raises here); each item is checked
+    when it is reached, so a generator is never materialised.
+
+    Raises:
+        InvalidInputError: As :func:`normalize_inputs` (items: when reached).
+    """
     if (
         isinstance(inputs, (str, bytes))
         or _is_pil_image(inputs)
@@ -274,15 +286,17 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
         raise InvalidInputError(
             f"inputs must be a list of texts and images, got {type(inputs).__name__}."
         )
-    items: list[str | Image] = []
+    return _checked_items(inputs)
+
+
+def _checked_items(inputs: Iterable[object]) -> Iterator[str | Image]:
     for position, item in enumerate(inputs):
         if isinstance(item, (str, Image)):
-            items.append(item)
+            yield item
         elif isinstance(item, Path) or _is_pil_image(item):
-            items.append(Image(item))  # type: ignore[arg-type]
+            yield Image(item)  # type: ignore[arg-type]
         else:
             raise InvalidInputError(
                 f"Input #{position} is {type(item).__name__} {_short(item)}: each item must be "
                 "a str (text) or an image (univec.Image, PIL.Image.Image or pathlib.Path)."
             )
-    return items

@@ -60,6 +60,27 @@ class JinaEmbeddingsV4(nn.Module):
         )
         return output.last_hidden_state
 
+    def packed_hidden_states(
+        self, input_ids: torch.Tensor, position_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """The last hidden state of texts packed into one row, ``(1, total, hidden)``.
+
+        ``position_ids`` is ``(3, 1, total)`` (M-RoPE axes; equal for text) and restarts at 0
+        at each sequence start: transformers then keeps attention within each sequence
+        (flash-attention 2's variable-length kernel, or a block-diagonal mask).
+        """
+        self.backbone.rope_deltas = None  # type: ignore[assignment]
+        # A 4th leading row holds the text positions that mark where each sequence starts.
+        positions = torch.cat([position_ids[:1], position_ids], dim=0)
+        output = self.backbone(
+            input_ids=input_ids,
+            attention_mask=None,
+            position_ids=positions,
+            use_cache=False,
+            return_dict=True,
+        )
+        return output.last_hidden_state
+
 
 @contextmanager
 def _parameters_on_meta() -> Iterator[None]:
