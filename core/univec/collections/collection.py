@@ -8,11 +8,14 @@ splitting long documents, batching with progress and grouping hits by document l
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from univec.backends.base import Embeddings
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
@@ -38,7 +41,7 @@ from univec.errors import (
     InvalidDimensionsError,
     InvalidInputError,
 )
-from univec.inputs import Image, normalize_inputs
+from univec.inputs import Image, iter_inputs, normalize_inputs
 from univec.scoring import maxsim
 
 if TYPE_CHECKING:
@@ -156,25 +159,60 @@ class MultiVectorCollection:
                 ``ids`` repeats an id.
         """
         self._check_open()
-        documents = normalize_inputs(items)
         batch = self.batch_size if batch_size is None else _positive_int("batch_size", batch_size)
-        document_ids = self._document_ids(documents, ids)
-        metadatas = self._metadatas(metadata, len(documents))
-        order = list(range(len(documents)))
-        if ids is None:  # identical content: store it once (the same id would be written twice)
-            first: dict[DocumentId, int] = {}
-            for position, document_id in enumerate(document_ids):
-                first.setdefault(document_id, position)
-            order = sorted(first.values())
-        progress_bar = _progress(len(order), f"Adding to {self.name}", disable=not self.progress)
+        total = len(items) if isinstance(items, Sized) else None
+        # A list is checked whole before anything is written; any other iterable streams:
+        # it is pulled lazily, one encoding window at a time, and never materialised.
+        stream = iter_inputs(items) if total is None else iter(normalize_inputs(items))
+        if ids is not None:
+            self._check_ids(ids, total)
+        metadatas = self._metadatas(metadata, total)
+        document_ids: list[DocumentId] = []
+        waiting: deque[tuple[str | Image, DocumentId, dict[str, Any]]] = deque()
+
+        def documents() -> Iterator[str | Image]:
+            """The documents to encode, each queued with its id and metadata as it is pulled."""
+            seen: set[str] = set()
+            count = 0
+            for position, document in enumerate(stream):
+                count = position + 1
+                if ids is not None and position >= len(ids):
+                    raise InvalidArgumentError(
+                        f"Got {len(ids)} ids for more items; pass exactly one id per item."
+                    )
+                document_id = content_id(document) if ids is None else ids[position]
+                document_ids.append(document_id)
+                # Identical content: store it once (the same id would be written twice).
+                if ids is None:
+                    key = document_key(document_id)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                if metadatas is not None and position >= len(metadatas):
+                    raise InvalidArgumentError(
+                        f"Got {len(metadatas)} metadata dicts for more items; pass one per item."
+                    )
+                meta = metadatas[position] if metadatas is not None else {}
+                waiting.append((document, document_id, meta))
+                yield document
+            if ids is not None and count != len(ids):
+                raise InvalidArgumentError(
+                    f"Got {len(ids)} ids for {count} items; pass exactly one id per item."
+                )
+            if metadatas is not None and count != len(metadatas):
+                raise InvalidArgumentError(
+                    f"Got {len(metadatas)} metadata dicts for {count} items; pass one per item."
+                )
+
+        progress_bar = _progress(total, f"Adding to {self.name}", disable=not self.progress)
         finished = False
         try:
-            for start in range(0, len(order), batch):
-                chunk = order[start : start + batch]
+            for chunk, embeddings in self._encoded(documents(), waiting, batch):
                 self._add_batch(
-                    [documents[i] for i in chunk],
-                    [document_ids[i] for i in chunk],
-                    [metadatas[i] for i in chunk],
+                    [entry[0] for entry in chunk],
+                    [entry[1] for entry in chunk],
+                    [entry[2] for entry in chunk],
+                    embeddings,
                 )
                 progress_bar.update(len(chunk))
             finished = True
@@ -187,15 +225,55 @@ class MultiVectorCollection:
                     self._engine.flush()
         return document_ids
 
+    def _encoded(
+        self,
+        documents: Iterator[str | Image],
+        waiting: deque[tuple[str | Image, DocumentId, dict[str, Any]]],
+        batch: int,
+    ) -> Iterator[tuple[list[tuple[str | Image, DocumentId, dict[str, Any]]], Embeddings]]:
+        """Batches of queued documents with their embeddings, encoded as a stream.
+
+        Through ``encoder.iter_encode_both`` (one window per batch) when the encoder has it,
+        else one ``encode_both`` call per batch.
+        """
+        iter_both = getattr(self.encoder, "iter_encode_both", None)
+        if iter_both is None:
+            while chunk := list(islice(documents, batch)):
+                entries = [waiting.popleft() for _ in chunk]
+                yield (
+                    entries,
+                    self.encoder.encode_both(
+                        chunk, "retrieval.passage", dimensions=self.dimensions
+                    ),
+                )
+            return
+        entries: list[tuple[str | Image, DocumentId, dict[str, Any]]] = []
+        dense: list[np.ndarray] = []
+        multi: list[np.ndarray] = []
+        results = iter_both(
+            documents, "retrieval.passage", dimensions=self.dimensions, window=batch
+        )
+        for vector, tokens in results:
+            entries.append(waiting.popleft())
+            dense.append(vector)
+            multi.append(tokens)
+            if len(entries) == batch:
+                yield entries, Embeddings(np.stack(dense), multi)
+                entries, dense, multi = [], [], []
+        if entries:
+            yield entries, Embeddings(np.stack(dense), multi)
+
     def _add_batch(
         self,
-        documents: list[str | Image],
-        document_ids: list[DocumentId],
-        metadatas: list[dict[str, Any]],
+        documents: Sequence[str | Image],
+        document_ids: Sequence[DocumentId],
+        metadatas: Sequence[dict[str, Any]],
+        embeddings: Embeddings | None = None,
     ) -> None:
-        embeddings = self.encoder.encode_both(
-            documents, "retrieval.passage", dimensions=self.dimensions
-        )
+        if embeddings is None:
+            embeddings = self.encoder.encode_both(
+                list(documents), "retrieval.passage", dimensions=self.dimensions
+            )
         if embeddings.dense is None or embeddings.multi is None:
             raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")
         if len(embeddings.dense) != len(documents) or len(embeddings.multi) != len(documents):
@@ -257,18 +335,16 @@ class MultiVectorCollection:
             stale.extend(point_id(document_id, part) for part in range(new, old))
         return stale
 
-    def _document_ids(
-        self, documents: list[str | Image], ids: Sequence[DocumentId] | None
-    ) -> list[DocumentId]:
-        if ids is None:
-            return [content_id(document) for document in documents]
+    @staticmethod
+    def _check_ids(ids: Sequence[DocumentId], total: int | None) -> None:
+        """``ids`` is a list of distinct ids, one per item (when the item count is known)."""
         if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
             raise InvalidArgumentError(
                 f"ids must be a list with one id per item, got {type(ids).__name__}."
             )
-        if len(ids) != len(documents):
+        if total is not None and len(ids) != total:
             raise InvalidArgumentError(
-                f"Got {len(ids)} ids for {len(documents)} items; pass exactly one id per item."
+                f"Got {len(ids)} ids for {total} items; pass exactly one id per item."
             )
         keys = [document_key(document_id) for document_id in ids]
         if len(set(keys)) != len(keys):
@@ -278,20 +354,20 @@ class MultiVectorCollection:
             raise InvalidArgumentError(
                 f"ids repeat {repeated!r}; each document in one add() call needs its own id."
             )
-        return list(ids)
 
     @staticmethod
     def _metadatas(
-        metadata: Sequence[Mapping[str, Any] | None] | None, count: int
-    ) -> list[dict[str, Any]]:
+        metadata: Sequence[Mapping[str, Any] | None] | None, count: int | None
+    ) -> list[dict[str, Any]] | None:
+        """The metadata dicts, checked (``None`` when not given)."""
         if metadata is None:
-            return [{} for _ in range(count)]
+            return None
         if isinstance(metadata, Mapping) or not isinstance(metadata, Sequence):
             raise InvalidArgumentError(
                 f"metadata must be a list with one dict per item, got {type(metadata).__name__}. "
                 "For one dict on every item use [meta] * len(items)."
             )
-        if len(metadata) != count:
+        if count is not None and len(metadata) != count:
             raise InvalidArgumentError(
                 f"Got {len(metadata)} metadata dicts for {count} items; pass one per item "
                 "(None for none)."
@@ -542,7 +618,7 @@ def _group_hits(hits: Sequence[EngineHit]) -> list[tuple[EngineHit, int]]:
     return list(seen.values())
 
 
-def _progress(total: int, description: str, *, disable: bool) -> Any:
+def _progress(total: int | None, description: str, *, disable: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=description, unit="doc", disable=disable, leave=False)
