@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
 from univec.backends.base import Backend, Embeddings, ModelInfo, Usage
-from univec.errors import ConfigurationError, InvalidArgumentError, InvalidDimensionsError
+from univec.config import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL, EncoderConfig
+from univec.errors import InvalidArgumentError, InvalidDimensionsError
 from univec.inputs import iter_inputs
 from univec.tasks import TaskSpec, family_tasks, resolve_task
 
@@ -19,9 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_API_MODEL", "DEFAULT_LOCAL_MODEL", "Encoder"]
 
-DEFAULT_LOCAL_MODEL = "jinaai/jina-embeddings-v4"
-DEFAULT_API_MODEL = "jina-embeddings-v4"
-BACKENDS = ("local", "api")
 #: Inputs an encoding call holds at a time (tokens and pixels included) when it pulls from an
 #: iterable: encoding a million items keeps only this window and the results in memory.
 STREAM_WINDOW = 1024
@@ -99,42 +96,25 @@ class Encoder:
         """Build an encoder from flat configuration, so one flag switches the backend.
 
         ``backend="local"`` takes the options of :meth:`local`, ``backend="api"`` those of
-        :meth:`api`. ``model=None`` (or absent) picks each backend's default model.
+        :meth:`api`; options of the other backend are ignored, so one configuration can name
+        both. ``model=None`` (or absent) picks each backend's default model. The option names
+        are those of :class:`univec.config.EncoderConfig` plus the backend's own keywords.
+
+        Raises:
+            ConfigurationError: The backend is unknown, or an option name is not one of its
+                options (checked before any model is loaded).
         """
-        options = {key: value for key, value in options.items() if value is not None}
-        factory: Callable[..., Encoder]
-        if backend == "local":
-            options.pop("api_key", None)
-            options.pop("base_url", None)
-            factory = cls.local
-        elif backend == "api":
-            for local_only in ("device", "dtype"):
-                options.pop(local_only, None)
-            factory = cls.api
-        else:
-            raise ConfigurationError(
-                f"Unknown backend {backend!r}. Use backend='local' (PyTorch) or backend='api' "
-                "(hosted Jina API)."
-            )
-        try:
-            return factory(**options)
-        except TypeError as exc:
-            raise ConfigurationError(
-                f"Bad option for backend={backend!r}: {exc}. See Encoder.{backend}() for the options."
-            ) from exc
+        return EncoderConfig.from_options(backend, **options).build()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Encoder:
-        """Build an encoder from environment variables.
+        """Build an encoder from environment variables (see :meth:`EncoderConfig.from_env`).
 
         Reads ``UNIVEC_BACKEND`` (``local`` or ``api``; default ``local``), ``UNIVEC_MODEL``,
-        ``UNIVEC_DEVICE``, ``UNIVEC_DTYPE``, ``UNIVEC_MAX_LENGTH``, ``JINA_API_KEY`` and
-        ``UNIVEC_BASE_URL``. Keyword ``overrides`` win over the environment.
+        ``UNIVEC_DEVICE``, ``UNIVEC_DTYPE``, ``UNIVEC_MAX_LENGTH``, ``UNIVEC_MAX_PIXELS``,
+        ``JINA_API_KEY`` and ``UNIVEC_BASE_URL``. Keyword ``overrides`` win over the environment.
         """
-        env = os.environ if environ is None else environ
-        config = config_from_env(env)
-        config.update({key: value for key, value in overrides.items() if value is not None})
-        return cls.from_config(**config)
+        return EncoderConfig.from_env(environ, **overrides).build()
 
     # ----------------------------------------------------------------- properties
     @property
@@ -424,29 +404,3 @@ def _items(windows: Iterator[Embeddings], output: str) -> Iterator[Any]:
             yield from result.multi or ()
         else:
             yield from zip(result.dense, result.multi, strict=True)  # type: ignore[arg-type]
-
-
-def config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """The :meth:`Encoder.from_config` options named by ``UNIVEC_*`` / ``JINA_API_KEY`` variables."""
-    backend = env.get("UNIVEC_BACKEND", "local").strip().lower() or "local"
-    config: dict[str, Any] = {"backend": backend}
-    if env.get("UNIVEC_MODEL"):
-        config["model"] = env["UNIVEC_MODEL"]
-    if backend == "local":
-        if env.get("UNIVEC_DEVICE"):
-            config["device"] = env["UNIVEC_DEVICE"]
-        if env.get("UNIVEC_DTYPE"):
-            config["dtype"] = env["UNIVEC_DTYPE"]
-    else:
-        if env.get("JINA_API_KEY"):
-            config["api_key"] = env["JINA_API_KEY"]
-        if env.get("UNIVEC_BASE_URL"):
-            config["base_url"] = env["UNIVEC_BASE_URL"]
-    if env.get("UNIVEC_MAX_LENGTH"):
-        try:
-            config["max_length"] = int(env["UNIVEC_MAX_LENGTH"])
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"UNIVEC_MAX_LENGTH={env['UNIVEC_MAX_LENGTH']!r} is not an integer."
-            ) from exc
-    return config

@@ -19,15 +19,23 @@ from typing import Any
 
 import numpy as np
 
-from univec.encoder import BACKENDS, Encoder
+from univec.config import (
+    BACKENDS,
+    EncoderConfig,
+    flat_option_names,
+    release_encoder,
+    shared_encoder,
+)
+from univec.encoder import Encoder
 from univec.errors import ConfigurationError, InvalidDimensionsError, InvalidInputError
 from univec.inputs import Image
 from univec.tasks import family_tasks
 
 __all__ = ["ENCODER_CONFIG_KEYS", "FamilyEncoder", "as_image", "as_texts", "secret_value"]
 
-#: The flat options of :meth:`univec.Encoder.from_config` every framework class exposes.
-ENCODER_CONFIG_KEYS = ("backend", "model", "device", "dtype", "max_length", "api_key", "base_url")
+#: The flat options of :meth:`univec.Encoder.from_config` (the fields of
+#: :class:`univec.config.EncoderConfig`) the framework classes take.
+ENCODER_CONFIG_KEYS = flat_option_names()
 
 
 def secret_value(secret: object) -> str | None:
@@ -92,6 +100,8 @@ class FamilyEncoder:
     Queries get the family's query task, documents its passage task (both ``"text-matching"``
     for the symmetric family). The encoder is either given, or built from flat configuration on
     first use (so framework objects can be created and serialised without loading a model).
+    Objects built from equal configurations share one encoder (one model in memory), see
+    :func:`univec.config.shared_encoder`.
 
     Args:
         encoder: A ready encoder. Excludes the configuration (an ``api_key`` or ``backend``
@@ -154,8 +164,12 @@ class FamilyEncoder:
             )
         set_options = {key: value for key, value in config.items() if value is not None}
         self._config = {**(options or {}), **set_options, "backend": backend}
+        # Check every option name now (no model is loaded), not at the first embedding.
+        EncoderConfig.from_options(
+            **{key: value for key, value in self._config.items() if key != "api_key"}
+        )
         self._encoder = encoder
-        self._owns_encoder = encoder is None
+        self._shared_config: EncoderConfig | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -175,7 +189,7 @@ class FamilyEncoder:
             task=settings.task,
             dimensions=settings.dimensions,
             options=settings.encoder_options,
-            **{key: getattr(settings, key) for key in ENCODER_CONFIG_KEYS},
+            **{key: getattr(settings, key, None) for key in ENCODER_CONFIG_KEYS},
         )
 
     @property
@@ -184,13 +198,19 @@ class FamilyEncoder:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    config = dict(self._config)
-                    if config["backend"] == "api":
-                        config["api_key"] = secret_value(config.get("api_key"))
-                    else:
-                        config.pop("api_key", None)
-                    self._encoder = Encoder.from_config(**config)
+                    config = self.config()
+                    self._encoder = shared_encoder(config)
+                    self._shared_config = config
         return self._encoder
+
+    def config(self) -> EncoderConfig:
+        """The encoder configuration, with the API key's secret resolved (local: no key)."""
+        options = dict(self._config)
+        if options["backend"] == "api":
+            options["api_key"] = secret_value(options.get("api_key"))
+        else:
+            options.pop("api_key", None)
+        return EncoderConfig.from_options(**options)
 
     @property
     def is_built(self) -> bool:
@@ -234,10 +254,12 @@ class FamilyEncoder:
         return self._join(parts)
 
     def close(self) -> None:
-        """Close the encoder if this object built it (a given encoder stays open)."""
-        if self._owns_encoder and self._encoder is not None:
-            self._encoder.close()
-            self._encoder = None
+        """Give back the shared encoder (the last user closes it); a given encoder stays open."""
+        with self._lock:
+            if self._shared_config is not None:
+                release_encoder(self._shared_config, self._encoder)
+                self._shared_config = None
+                self._encoder = None
 
     def _batches(
         self, items: Sequence[object], batch_size: int | None, progress_bar: bool

@@ -99,6 +99,36 @@ def test_yaml_round_trip(tiny_encoder, config, store) -> None:
     assert [d.content for d in found] == _expected(tiny_encoder)[0]
 
 
+def test_embedders_of_one_configuration_share_one_model(tiny_model_path, store) -> None:
+    import gc
+
+    from univec.backends.local.backend import LocalBackend
+
+    def live_models() -> int:
+        gc.collect()
+        return sum(type(obj) is LocalBackend for obj in gc.get_objects())
+
+    # max_length=123: a configuration no other test uses, so no model of it is loaded yet.
+    config = {
+        "backend": "local",
+        "model": str(tiny_model_path),
+        "device": "cpu",
+        "max_length": 123,
+        "dimensions": 16,
+    }
+    before = live_models()
+    indexing, query = _indexing(config, store), _query(config, store)
+    indexing.warm_up()
+    query.warm_up()
+    indexing.run({"embedder": {"documents": [Document(content=t) for t in TEXTS]}})
+    query.run({"text_embedder": {"text": QUERY}})
+
+    assert live_models() == before + 1
+    text_embedder = query.get_component("text_embedder")
+    document_embedder = indexing.get_component("embedder")
+    assert text_embedder._family.encoder is document_embedder._family.encoder
+
+
 async def test_pipeline_run_async(tiny_encoder, config, store) -> None:
     documents = [Document(content=t) for t in TEXTS]
     await _indexing(config, store).run_async({"embedder": {"documents": documents}})

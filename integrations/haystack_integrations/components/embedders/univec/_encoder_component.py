@@ -93,4 +93,6 @@ class EncoderComponent:
 
 def _parameter_names(component_class: type) -> list[str]:
     """The names of ``component_class.__init__``'s parameters, ``self`` left out."""
-    return list(inspect.signature(component_class.__init__).parameters)[1:]
+    # The class's own __init__ (Haystack's component metaclass changes the class's call signature).
+    init = next(c.__dict__["__init__"] for c in component_class.__mro__ if "__init__" in c.__dict__)
+    return list(inspect.signature(init).parameters)[1:]
