@@ -143,7 +143,9 @@ def _run_group(
 ) -> None:
     lengths = [len(item.input_ids) for item in encoded]
     finished: list[_Pending] = []
-    for batch in plan_batches(lengths, context.token_budget, context.max_batch_size):
+    packed = context.varlen and not any(item.is_image for item in encoded)
+    plan = plan_batches(lengths, context.token_budget, context.max_batch_size, padded=not packed)
+    for batch in plan:
         inputs = [encoded[i] for i in batch]
         single, per_token = _forward(context, inputs, dense, multi)
         finished.append(_Pending(batch, single, per_token, [lengths[i] for i in batch]))

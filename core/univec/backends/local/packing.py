@@ -9,7 +9,11 @@ __all__ = ["VarlenBatch", "pack_varlen", "plan_batches"]
 
 
 def plan_batches(
-    lengths: Sequence[int], token_budget: int, max_batch_size: int | None = None
+    lengths: Sequence[int],
+    token_budget: int,
+    max_batch_size: int | None = None,
+    *,
+    padded: bool = True,
 ) -> list[list[int]]:
     """Group input indices into batches whose padded size stays within ``token_budget``.
 
@@ -21,6 +25,8 @@ def plan_batches(
         lengths: Token count of each input.
         token_budget: Most ``batch_size * padded_length`` tokens per batch.
         max_batch_size: Optional cap on inputs per batch.
+        padded: Count ``batch_size * longest`` tokens (padded batches); ``False`` counts
+            the sum of lengths (packed batches, no padding).
 
     Returns:
         Lists of indices into ``lengths``; every index appears exactly once.
@@ -32,13 +38,19 @@ def plan_batches(
     order = sorted(range(len(lengths)), key=lambda index: (-lengths[index], index))
     batches: list[list[int]] = []
     current: list[int] = []
+    packed = 0  # tokens in ``current`` (packed batches)
     for index in order:
-        padded = lengths[current[0]] if current else lengths[index]
         full = max_batch_size is not None and len(current) >= max_batch_size
-        if current and (full or (len(current) + 1) * padded > token_budget):
+        if padded:
+            width = lengths[current[0]] if current else lengths[index]
+            over = (len(current) + 1) * width > token_budget
+        else:
+            over = packed + lengths[index] > token_budget
+        if current and (full or over):
             batches.append(current)
-            current = []
+            current, packed = [], 0
         current.append(index)
+        packed += lengths[index]
     if current:
         batches.append(current)
     return batches
