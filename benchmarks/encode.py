@@ -675,10 +675,15 @@ def main() -> None:
     parser.add_argument("--token-budget", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per side")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's own)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default=str(RESULTS / "encode.png"), help="path or 'none'")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     jobs = [job.strip() for job in args.jobs.split(",") if job.strip()]
     dtypes = [dtype.strip() for dtype in args.dtypes.split(",") if dtype.strip()]
     print(
