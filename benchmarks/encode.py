@@ -290,7 +290,8 @@ class Reference:
         self, path: Path, device: torch.device, dtype: torch.dtype, *, faithful: bool = True
     ) -> None:
         self.checkpoint = open_checkpoint(path)
-        self.model = load_model(self.checkpoint, device=device, dtype=dtype)
+        # transformers' own modules throughout (univec's vision fast paths off).
+        self.model = load_model(self.checkpoint, device=device, dtype=dtype, fast_paths=False)
         self.device, self.dtype, self.faithful, self.batch_size = device, dtype, faithful, 8
         self.preprocessor = Preprocessor(self.checkpoint, max_length=32768)
         embed = self.model.backbone.language_model.embed_tokens.weight

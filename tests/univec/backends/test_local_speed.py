@@ -227,3 +227,41 @@ def test_forward_module_does_not_reach_back_into_the_backend():
         "download_timeout",
         "varlen",
     }
+
+
+# --------------------------------------------------------------------------- fast paths
+def test_chunked_mlp_and_vision_fast_paths_change_nothing(tiny_model_path, golden):
+    from univec.backends.local.checkpoint import open_checkpoint
+    from univec.backends.local.model import _PatchProjection, load_model
+
+    checkpoint = open_checkpoint(str(tiny_model_path))
+    cpu = torch.device("cpu")
+    stock = load_model(checkpoint, device=cpu, dtype=torch.float32, fast_paths=False)
+    fast = load_model(checkpoint, device=cpu, dtype=torch.float32, mlp_chunk_tokens=5)
+    assert isinstance(fast.backbone.visual.patch_embed.proj, _PatchProjection)
+    assert isinstance(stock.backbone.visual.patch_embed.proj, torch.nn.Conv3d)
+    encoder = univec.Encoder.local(str(tiny_model_path), device="cpu", dtype="float32")
+    encoded = [
+        *encoder.backend.preprocessor.texts(golden["texts"][:2], "Query: "),
+        encoder.backend.preprocessor.image(univec.Image(golden["images"][0])),
+    ]
+    encoder.close()
+    for item in encoded:  # 23+ tokens: the MLP runs in chunks of 5
+        ids = torch.tensor([item.input_ids])
+        mask = torch.ones_like(ids)
+        kwargs = {}
+        if item.is_image:
+            kwargs = {
+                "pixel_values": item.pixel_values,
+                "image_grid_thw": item.image_grid_thw,
+                "mm_token_type_ids": (ids == _image_id(checkpoint)).int(),
+            }
+        with torch.inference_mode():
+            expected = stock.hidden_states(ids, mask, **kwargs)
+            got = fast.hidden_states(ids, mask, **kwargs)
+        assert len(item.input_ids) > 5
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def _image_id(checkpoint) -> int:
+    return checkpoint.token_id("image_token_id")

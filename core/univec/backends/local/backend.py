@@ -111,6 +111,7 @@ class LocalBackend:
             device=self.device,
             dtype=self.dtype,
             attn_implementation=self.attn_implementation,
+            mlp_chunk_tokens=max(token_budget, 1024),
         )
         self.adapters = TaskAdapters(self.checkpoint, self.model)
         self.info = ModelInfo(
