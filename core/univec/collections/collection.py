@@ -239,9 +239,9 @@ class MultiVectorCollection:
         iter_both = getattr(self.encoder, "iter_encode_both", None)
         if iter_both is None:
             while chunk := list(islice(documents, batch)):
-                entries = [waiting.popleft() for _ in chunk]
+                queued = [waiting.popleft() for _ in chunk]
                 yield (
-                    entries,
+                    queued,
                     self.encoder.encode_both(
                         chunk, "retrieval.passage", dimensions=self.dimensions
                     ),
@@ -265,14 +265,14 @@ class MultiVectorCollection:
 
     def _add_batch(
         self,
-        documents: Sequence[str | Image],
-        document_ids: Sequence[DocumentId],
-        metadatas: Sequence[dict[str, Any]],
+        documents: list[str | Image],
+        document_ids: list[DocumentId],
+        metadatas: list[dict[str, Any]],
         embeddings: Embeddings | None = None,
     ) -> None:
         if embeddings is None:
             embeddings = self.encoder.encode_both(
-                list(documents), "retrieval.passage", dimensions=self.dimensions
+                documents, "retrieval.passage", dimensions=self.dimensions
             )
         if embeddings.dense is None or embeddings.multi is None:
             raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")

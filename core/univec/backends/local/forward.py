@@ -199,13 +199,11 @@ def _forward(
     )
     kwargs = {}
     if images:
+        pixels = [item.pixel_values for item in images if item.pixel_values is not None]
+        grids = [item.image_grid_thw for item in images if item.image_grid_thw is not None]
         kwargs = {
-            "pixel_values": _host_tensor(
-                torch.cat([item.pixel_values for item in images]), torch.float32, device
-            ),  # type: ignore[misc]
-            "image_grid_thw": _host_tensor(
-                torch.cat([item.image_grid_thw for item in images]), torch.long, device
-            ),  # type: ignore[misc]
+            "pixel_values": _host_tensor(torch.cat(pixels), torch.float32, device),
+            "image_grid_thw": _host_tensor(torch.cat(grids), torch.long, device),
             # Without these transformers 5 silently uses 1-D positions for image tokens.
             "mm_token_type_ids": (input_ids == preprocessor.image_token_id).int(),
         }

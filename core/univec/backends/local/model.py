@@ -256,14 +256,14 @@ def _window_attention(
             torch.tensor(starts, device=query.device).unsqueeze(1)
             + torch.arange(size, device=query.device)
         ).reshape(-1)
-        heads = [
+        q, k, v = (
             tensor.index_select(0, index)
             .reshape(len(starts), size, *tensor.shape[1:])
             .transpose(1, 2)
             for tensor in (query, key, value)
-        ]
+        )
         attended = torch.nn.functional.scaled_dot_product_attention(
-            *heads, attn_mask=None, dropout_p=0.0, is_causal=False, scale=module.scaling
+            q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=module.scaling
         )
         output.index_copy_(0, index, attended.transpose(1, 2).reshape(-1, *query.shape[1:]))
     return module.proj(output.reshape(length, -1).contiguous())
