@@ -11,15 +11,16 @@ import univec
 PUBLIC = {
     "univec": {
         "TASKS", "Embeddings", "Encoder", "Image", "ModelInfo", "UnivecError", "Usage",
-        "__version__", "errors", "family_tasks", "maxsim", "maxsim_many", "pdf_pages",
-        "resolve_task",
+        "__version__", "errors", "family_tasks", "late_chunking", "maxsim", "maxsim_many",
+        "models", "pdf_pages", "quantization", "resolve_task",
     },
     "univec_qdrant": {"DEFAULT_PATH", "HnswSettings", "QdrantCollection"},
     "univec_milvus": {"DEFAULT_URI", "MilvusCollection"},
     "langchain_univec": {"UnivecEmbeddings"},
     "llama_index.embeddings.univec": {"UnivecEmbedding"},
     "haystack_integrations.components.embedders.univec": {
-        "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecTextEmbedder",
+        "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecImageEmbedder",
+        "UnivecTextEmbedder",
     },
 }  # fmt: skip
 

@@ -11,15 +11,18 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from univec import errors
+from univec import errors, late_chunking, models, quantization
 from univec.backends.base import Embeddings, ModelInfo, Usage
 from univec.encoder import Encoder
 from univec.errors import UnivecError
 from univec.inputs import Image
 from univec.scoring import maxsim, maxsim_many
 from univec.tasks import TASKS, family_tasks, resolve_task
+
+if TYPE_CHECKING:  # resolved lazily by __getattr__ below (needs the "pdf" extra)
+    from univec.pdf import pdf_pages
 
 __version__ = "0.1.0"
 
@@ -34,9 +37,12 @@ __all__ = [
     "__version__",
     "errors",
     "family_tasks",
+    "late_chunking",
     "maxsim",
     "maxsim_many",
+    "models",
     "pdf_pages",
+    "quantization",
     "resolve_task",
 ]
 

@@ -79,6 +79,10 @@ class EncoderConfig:
                 f"Unknown backend {self.backend!r}. Use backend='local' (PyTorch) or "
                 "backend='api' (hosted Jina API)."
             )
+        if self.backend == "local":
+            from univec.models import check_local_model
+
+            check_local_model(self.model)
         unknown = (
             sorted(set(dict(self.options)) - set(backend_option_names(self.backend)))
             if self.options

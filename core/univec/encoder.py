@@ -10,14 +10,15 @@ import numpy as np
 
 from univec.backends.base import Backend, Embeddings, ModelInfo, Usage
 from univec.config import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL, EncoderConfig
-from univec.errors import InvalidArgumentError, InvalidDimensionsError
-from univec.inputs import iter_inputs
+from univec.errors import InvalidArgumentError, InvalidDimensionsError, InvalidInputError
+from univec.inputs import iter_inputs, normalize_inputs
+from univec.quantization import check_precision, packed_width, precision_dtype, quantize
 from univec.tasks import TaskSpec, family_tasks, resolve_task
 
 if TYPE_CHECKING:
     from typing import Literal
 
-__all__ = ["DEFAULT_API_MODEL", "DEFAULT_LOCAL_MODEL", "Encoder"]
+__all__ = ["DEFAULT_API_MODEL", "DEFAULT_LOCAL_MODEL", "STREAM_WINDOW", "Encoder"]
 
 #: Inputs an encoding call holds at a time (tokens and pixels included) when it pulls from an
 #: iterable: encoding a million items keeps only this window and the results in memory.
@@ -154,6 +155,8 @@ class Encoder:
         *,
         dimensions: int | None = ...,
         multivector: Literal[False] = ...,
+        precision: str = ...,
+        late_chunking: bool = ...,
     ) -> np.ndarray: ...
     @overload
     def encode(
@@ -163,6 +166,8 @@ class Encoder:
         *,
         dimensions: None = ...,
         multivector: Literal[True],
+        precision: str = ...,
+        late_chunking: Literal[False] = ...,
     ) -> list[np.ndarray]: ...
     def encode(
         self,
@@ -171,6 +176,8 @@ class Encoder:
         *,
         dimensions: int | None = None,
         multivector: bool = False,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> np.ndarray | list[np.ndarray]:
         """Encode texts and images.
 
@@ -178,26 +185,93 @@ class Encoder:
             inputs: A list of ``str`` (always text) and images (:class:`univec.Image`,
                 ``PIL.Image.Image``, ``pathlib.Path``), mixed freely.
             task: ``"retrieval.query"``, ``"retrieval.passage"``, ``"text-matching"``,
-                ``"code.query"`` or ``"code.passage"``.
+                ``"code.query"`` or ``"code.passage"`` (API models of the Jina family: the
+                model's own tasks, see :mod:`univec.models`).
             dimensions: Matryoshka truncation of single vectors (one of :attr:`matryoshka_dims`).
             multivector: Return one ``(n_tokens, 128)`` array per input instead.
+            precision: ``"float32"`` (default), ``"int8"``, ``"uint8"``, ``"binary"`` or
+                ``"ubinary"``: compact outputs, the same arrays on both backends (see
+                :mod:`univec.quantization`; score them with ``univec.maxsim(...,
+                precision=...)``).
+            late_chunking: The texts are consecutive chunks of one document: encode them as
+                one sequence so each chunk's vector sees the whole document, and return one
+                vector per chunk (single vectors and text only; see
+                :func:`univec.late_chunking.embed_chunks` to split a document first).
 
         Returns:
             ``(n, d)`` float32 unit-norm rows, or a list of ``(n_tokens_i, 128)`` arrays; in
-            input order.
+            input order (in ``precision``'s dtype and width).
         """
-        result = self._embed(inputs, task, dimensions, dense=not multivector, multi=multivector)
-        return result.multi if multivector else result.dense
+        result = self._embed(
+            inputs,
+            task,
+            dimensions,
+            dense=not multivector,
+            multi=multivector,
+            precision=precision,
+            late_chunking=late_chunking,
+        )
+        return _requested(result, multivector)
+
+    def embed(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
+        late_chunking: bool = False,
+    ) -> Embeddings:
+        """Single vectors of ``inputs`` and the tokens this call consumed.
+
+        :meth:`encode` with ``multivector=False``, returning :class:`Embeddings` (``dense``
+        and ``usage``) rather than the bare array; framework components report the usage.
+        """
+        return self._embed(
+            inputs,
+            task,
+            dimensions,
+            dense=True,
+            multi=False,
+            precision=precision,
+            late_chunking=late_chunking,
+        )
+
+    async def aembed(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
+        late_chunking: bool = False,
+    ) -> Embeddings:
+        """Async form of :meth:`embed`."""
+        return await self._aembed(
+            inputs,
+            task,
+            dimensions,
+            dense=True,
+            multi=False,
+            precision=precision,
+            late_chunking=late_chunking,
+        )
 
     def encode_both(
-        self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
     ) -> Embeddings:
         """Single and multi vectors of ``inputs`` (one forward pass on the local backend).
 
         Returns:
-            :class:`Embeddings` with ``dense`` ``(n, d)`` and ``multi`` (list of arrays).
+            :class:`Embeddings` with ``dense`` ``(n, d)`` and ``multi`` (list of arrays), both
+            in ``precision`` (see :meth:`encode`).
         """
-        return self._embed(inputs, task, dimensions, dense=True, multi=True)
+        return self._embed(inputs, task, dimensions, dense=True, multi=True, precision=precision)
 
     def iter_encode(
         self,
@@ -206,6 +280,7 @@ class Encoder:
         *,
         dimensions: int | None = None,
         multivector: bool = False,
+        precision: str = "float32",
         window: int | None = None,
     ) -> Iterator[np.ndarray]:
         """Encode an iterable lazily: yield each input's result, in input order.
@@ -224,9 +299,10 @@ class Encoder:
             InvalidTaskError, InvalidDimensionsError: At once, before any input is pulled.
             InvalidInputError: When a bad input is reached (earlier results are yielded).
         """
-        spec = self._check(task, dimensions, multivector)
-        size = _window_size(window)
-        windows = self._windows(inputs, spec, dimensions, not multivector, multivector, size)
+        spec, options = self._check(task, dimensions, not multivector, multivector, precision)
+        windows = self._windows(
+            inputs, spec, dimensions, not multivector, multivector, precision, options, window
+        )
         return _items(windows, "multi" if multivector else "dense")
 
     def iter_encode_both(
@@ -235,16 +311,39 @@ class Encoder:
         task: str,
         *,
         dimensions: int | None = None,
+        precision: str = "float32",
         window: int | None = None,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """:meth:`iter_encode` for both outputs: yield ``(single vector, token vectors)``.
 
         One forward pass per window on the local backend, as :meth:`encode_both`.
         """
-        spec = self._check(task, dimensions, False)
-        windows = self._windows(inputs, spec, dimensions, True, True, _window_size(window))
+        spec, options = self._check(task, dimensions, True, True, precision)
+        windows = self._windows(inputs, spec, dimensions, True, True, precision, options, window)
         return _items(windows, "both")
 
+    @overload
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = ...,
+        multivector: Literal[False] = ...,
+        precision: str = ...,
+        late_chunking: bool = ...,
+    ) -> np.ndarray: ...
+    @overload
+    async def aencode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: None = ...,
+        multivector: Literal[True],
+        precision: str = ...,
+        late_chunking: Literal[False] = ...,
+    ) -> list[np.ndarray]: ...
     async def aencode(
         self,
         inputs: Iterable[object],
@@ -252,18 +351,33 @@ class Encoder:
         *,
         dimensions: int | None = None,
         multivector: bool = False,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> np.ndarray | list[np.ndarray]:
         """Async form of :meth:`encode`."""
         result = await self._aembed(
-            inputs, task, dimensions, dense=not multivector, multi=multivector
+            inputs,
+            task,
+            dimensions,
+            dense=not multivector,
+            multi=multivector,
+            precision=precision,
+            late_chunking=late_chunking,
         )
-        return result.multi if multivector else result.dense
+        return _requested(result, multivector)
 
     async def aencode_both(
-        self, inputs: Iterable[object], task: str, *, dimensions: int | None = None
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
     ) -> Embeddings:
         """Async form of :meth:`encode_both`."""
-        return await self._aembed(inputs, task, dimensions, dense=True, multi=True)
+        return await self._aembed(
+            inputs, task, dimensions, dense=True, multi=True, precision=precision
+        )
 
     def encode_query(
         self, inputs: Iterable[object], family: str = "retrieval", **kwargs: Any
@@ -296,10 +410,25 @@ class Encoder:
         *,
         dense: bool,
         multi: bool,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
-        spec = self._check(task, dimensions, multi and not dense)
-        windows = self._windows(inputs, spec, dimensions, dense, multi, STREAM_WINDOW)
-        return self._joined(list(windows), dimensions)
+        if late_chunking:  # the chunks of one document: one call, never split into windows
+            items, spec, options = self._prepare(
+                inputs, task, dimensions, dense, multi, precision, late_chunking
+            )
+            if not items:
+                return self._empty(dimensions, precision)
+            result = self._backend.embed(
+                items, spec, dense=dense, multi=multi, dimensions=dimensions, **options
+            )
+            self.usage += result.usage
+            return _to_precision(result, precision)
+        spec, options = self._check(task, dimensions, dense, multi, precision)
+        windows = self._windows(
+            inputs, spec, dimensions, dense, multi, precision, options, STREAM_WINDOW
+        )
+        return self._joined(list(windows), dimensions, precision)
 
     async def _aembed(
         self,
@@ -309,17 +438,25 @@ class Encoder:
         *,
         dense: bool,
         multi: bool,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
-        spec = self._check(task, dimensions, multi and not dense)
+        if late_chunking:
+            items, spec, options = self._prepare(
+                inputs, task, dimensions, dense, multi, precision, late_chunking
+            )
+            windows = [items] if items else []
+        else:
+            spec, options = self._check(task, dimensions, dense, multi, precision)
+            windows = _chunks(iter_inputs(inputs), STREAM_WINDOW)
         parts = []
-        items = iter_inputs(inputs)
-        while chunk := list(islice(items, STREAM_WINDOW)):
+        for chunk in windows:
             result = await self._backend.aembed(
-                chunk, spec, dense=dense, multi=multi, dimensions=dimensions
+                chunk, spec, dense=dense, multi=multi, dimensions=dimensions, **options
             )
             self.usage += result.usage
-            parts.append(result)
-        return self._joined(parts, dimensions)
+            parts.append(_to_precision(result, precision))
+        return self._joined(parts, dimensions, precision)
 
     def _windows(
         self,
@@ -328,31 +465,39 @@ class Encoder:
         dimensions: int | None,
         dense: bool,
         multi: bool,
-        window: int,
+        precision: str,
+        options: dict[str, Any],
+        window: int | None,
     ) -> Iterator[Embeddings]:
-        """The backend's results, one window of inputs at a time (inputs pulled lazily)."""
-        items = iter_inputs(inputs)  # checks the container now, the items when reached
-        return self._embed_windows(items, spec, dimensions, dense, multi, window)
+        """The backend's results, one window of inputs at a time (inputs pulled lazily).
 
-    def _embed_windows(
+        The window size and the container are checked now; the items when reached.
+        """
+        chunks = _chunks(iter_inputs(inputs), _window_size(window))
+        return self._embed_chunks(chunks, spec, dimensions, dense, multi, precision, options)
+
+    def _embed_chunks(
         self,
-        items: Iterator[Any],
+        chunks: Iterator[list[Any]],
         spec: TaskSpec,
         dimensions: int | None,
         dense: bool,
         multi: bool,
-        window: int,
+        precision: str,
+        options: dict[str, Any],
     ) -> Iterator[Embeddings]:
-        while chunk := list(islice(items, window)):
+        for chunk in chunks:
             result = self._backend.embed(
-                chunk, spec, dense=dense, multi=multi, dimensions=dimensions
+                chunk, spec, dense=dense, multi=multi, dimensions=dimensions, **options
             )
             self.usage += result.usage
-            yield result
+            yield _to_precision(result, precision)
 
-    def _joined(self, parts: list[Embeddings], dimensions: int | None) -> Embeddings:
+    def _joined(
+        self, parts: list[Embeddings], dimensions: int | None, precision: str
+    ) -> Embeddings:
         if not parts:
-            return self._empty(dimensions)
+            return self._empty(dimensions, precision)
         if len(parts) == 1:
             return parts[0]
         usage = Usage()
@@ -366,23 +511,94 @@ class Encoder:
             multi = [matrix for part in parts for matrix in part.multi or ()]
         return Embeddings(dense=dense, multi=multi, usage=usage)
 
-    def _empty(self, dimensions: int | None) -> Embeddings:
-        return Embeddings(np.zeros((0, dimensions or self.dim), np.float32), [])
+    def _empty(self, dimensions: int | None, precision: str = "float32") -> Embeddings:
+        width = packed_width(dimensions or self.dim, precision)
+        return Embeddings(np.zeros((0, width), precision_dtype(precision)), [])
 
-    def _check(self, task: str, dimensions: int | None, multivector: bool) -> TaskSpec:
-        spec = resolve_task(task)
+    def _check(
+        self, task: str, dimensions: int | None, dense: bool, multi: bool, precision: str
+    ) -> tuple[TaskSpec, dict[str, Any]]:
+        """The task and backend options of a call, checked before any input is read."""
+        _, spec, options = self._prepare((), task, dimensions, dense, multi, precision, False)
+        return spec, options
+
+    def _prepare(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        dimensions: int | None,
+        dense: bool,
+        multi: bool,
+        precision: str,
+        late_chunking: bool,
+    ) -> tuple[list[Any], TaskSpec, dict[str, Any]]:
+        precision = check_precision(precision)
+        # An API backend checks tasks against its model (univec.models); others take v4's.
+        resolve = getattr(self._backend, "resolve_task", None)
+        spec = resolve(task) if callable(resolve) else resolve_task(task)
+        if not isinstance(spec, TaskSpec):
+            raise TypeError(f"{type(self._backend).__name__}.resolve_task returned {spec!r}.")
+        multivector = multi and not dense
         if dimensions is not None:
             if multivector:
                 raise InvalidDimensionsError(
                     f"dimensions={dimensions!r} cannot be combined with multivector=True: "
                     f"token vectors are always {self.multivector_dim}-d. Drop one of the two."
                 )
-            if isinstance(dimensions, bool) or dimensions not in self.matryoshka_dims:
+            # An API model univec does not know has no Matryoshka list: any size is sent.
+            known = dimensions in self.matryoshka_dims if self.matryoshka_dims else True
+            if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not known:
                 raise InvalidDimensionsError(
                     f"dimensions={dimensions!r} is not a Matryoshka dimension of {self.info.name}. "
                     f"Use one of {list(self.matryoshka_dims)} or None for the full {self.dim}."
                 )
-        return spec
+        items = normalize_inputs(inputs)
+        options: dict[str, Any] = {}
+        if precision in getattr(self._backend, "native_precisions", ()):
+            options["precision"] = precision
+        if late_chunking:
+            if multi:
+                raise InvalidArgumentError(
+                    "late_chunking=True gives single vectors only; drop multivector=True (or "
+                    "use encode() rather than encode_both())."
+                )
+            if not all(isinstance(item, str) for item in items):
+                raise InvalidInputError(
+                    "late_chunking=True applies to text only, but the inputs include images. "
+                    "Encode the images in a separate call without late_chunking."
+                )
+            options["late_chunking"] = True
+        return items, spec, options
+
+
+def _to_precision(result: Embeddings, precision: str) -> Embeddings:
+    """``result`` with its float outputs quantized (a backend may already have done so)."""
+    if precision == "float32":
+        return result
+    dense = result.dense
+    if dense is not None and dense.dtype.kind == "f":
+        dense = quantize(dense, precision)
+    multi = result.multi
+    if multi is not None:
+        multi = [quantize(m, precision) if m.dtype.kind == "f" else m for m in multi]
+    return Embeddings(dense=dense, multi=multi, usage=result.usage)
+
+
+def _requested(result: Embeddings, multivector: bool) -> np.ndarray | list[np.ndarray]:
+    """The output an ``encode`` call asked for (the backend computed exactly that one)."""
+    output = result.multi if multivector else result.dense
+    if output is None:
+        raise RuntimeError(
+            f"The backend returned no {'multi' if multivector else 'dense'} vectors although "
+            "they were requested; this is a bug in the backend."
+        )
+    return output
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of at most ``size`` items, pulled lazily."""
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def _window_size(window: int | None) -> int:

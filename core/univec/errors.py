@@ -6,6 +6,25 @@ for wrong kinds, ``FileNotFoundError`` for missing files, ...), so that both
 ``except univec.UnivecError`` and ``except ValueError`` work.
 
 Messages name the bad value and the fix. API keys never appear in them.
+
+The rule: an error's class says what kind of mistake was made, never where it was noticed, so
+the same mistake raises the same class from every backend, collection and integration:
+
+- :class:`InvalidInputError` (``TypeError``): an input item or id of the wrong kind (``None``,
+  a number where text or an image was expected, a ``bool`` id).
+- :class:`InvalidArgumentError` (``ValueError``): a parameter has a bad value, in a constructor
+  or a call alike: ``k``, ``mode``, ``batch_size``, ``token_budget``, ``max_length``, ids or
+  metadata of the wrong length (see :func:`check_positive_int`).
+- :class:`InvalidFilterError` (an :class:`InvalidArgumentError`): a metadata filter is malformed
+  (unknown operator, empty value list); :class:`UnsupportedFilterError` (one of those): the
+  engine cannot express it. Never a silent match-all.
+- :class:`InvalidTaskError`, :class:`InvalidDimensionsError` (``ValueError``): the model's rules.
+- :class:`ConfigurationError` (``ValueError``): components chosen or combined wrongly: an
+  unknown backend or option name, ``encoder=`` together with configuration, a missing setting.
+- :class:`ClosedError` (``RuntimeError``): an encoder, collection, store or server used after
+  ``close()``.
+- :class:`MissingDependencyError` (``ImportError``): an extra is not installed; names it.
+- File, image, PDF, checkpoint, collection and API errors: their own classes below.
 """
 
 from __future__ import annotations
@@ -28,6 +47,7 @@ __all__ = [
     "InputFileNotFoundError",
     "InvalidArgumentError",
     "InvalidDimensionsError",
+    "InvalidFilterError",
     "InvalidInputError",
     "InvalidTaskError",
     "MissingDependencyError",
@@ -90,7 +110,11 @@ class SchemaMismatchError(CollectionError, ValueError):
     """An existing collection was created with another schema or dimension."""
 
 
-class UnsupportedFilterError(UnivecError, ValueError):
+class InvalidFilterError(InvalidArgumentError):
+    """A metadata filter is malformed: an unknown operator or key form, an empty value list."""
+
+
+class UnsupportedFilterError(InvalidFilterError):
     """A filter uses an operator, key or value the engine cannot express (never a match-all)."""
 
 
@@ -154,3 +178,24 @@ class APIConnectionError(APIError, ConnectionError):
 
 class APIResponseError(APIError, ValueError):
     """The API answered with data that does not match the request (count, index, dims)."""
+
+
+def check_positive_int(name: str, value: object, cap: int | None = None) -> int:
+    """``value`` as an ``int`` if it is a positive integer (at most ``cap``).
+
+    The one check of counts and sizes (``k``, ``batch_size``, ``token_budget``, ``max_length``,
+    ...), so a bad one raises the same error everywhere.
+
+    Raises:
+        InvalidArgumentError: ``value`` is not a positive ``int`` (``bool`` is refused), or is
+            over ``cap``.
+    """
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise InvalidArgumentError(f"{name}={value!r} must be a positive integer.")
+    if cap is not None and int(value) > cap:
+        raise InvalidArgumentError(
+            f"{name}={value!r} is over the limit of {cap}. Use at most {cap}."
+        )
+    return int(value)

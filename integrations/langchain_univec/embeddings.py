@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from univec.encoder import Encoder
 from univec_frameworks import FamilyEncoder, as_image, as_texts
@@ -31,31 +31,43 @@ class UnivecEmbeddings(BaseModel, Embeddings):
         encoder: A ready :class:`univec.Encoder` (excludes the configuration fields).
         backend: ``"local"`` (PyTorch) or ``"api"`` (hosted Jina API).
         model: Checkpoint directory or hub id (local), or API model name; ``None`` = default.
+            Also accepted as ``model_name`` (and ``api_key`` as ``jina_api_key``), as
+            ``JinaEmbeddings`` takes them.
         device: Local device (``"cuda"``, ``"mps"``, ``"cpu"``); ``None`` = best available.
         dtype: Local dtype (``"float32"``, ``"bfloat16"``, ...); ``None`` = automatic.
         max_length: Tokens per input; longer text is truncated.
         api_key: API key (API backend); defaults to the ``JINA_API_KEY`` environment variable.
         base_url: API base URL.
         encoder_options: Further options of ``Encoder.local`` / ``Encoder.api``.
-        task: Task family: ``"retrieval"``, ``"code"`` or ``"text-matching"``.
+        task: Task family (``"retrieval"``, ``"code"``, ``"text-matching"``; an API model's
+            own, e.g. ``"classification"`` on jina-embeddings-v3) or a full task string as
+            ``JinaEmbeddings`` users write it (``"retrieval.passage"``): queries get the
+            family's query task, documents its passage task.
         dimensions: Matryoshka truncation of every vector, or ``None`` for the full size.
         batch_size: Documents per encoder call in :meth:`embed_documents` (``None``: one call).
+        late_chunking: The texts of one :meth:`embed_documents` call are the chunks of one
+            document (split already): each chunk's vector sees the whole document.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", protected_namespaces=())
 
     encoder: Encoder | None = Field(default=None, exclude=True, repr=False)
     backend: Literal["local", "api"] = "local"
-    model: str | None = None
+    # model_name / jina_api_key: the names langchain-community's JinaEmbeddings uses.
+    model: str | None = Field(default=None, validation_alias=AliasChoices("model", "model_name"))
     device: str | None = None
     dtype: str | None = None
     max_length: int | None = None
-    api_key: SecretStr | None = Field(default_factory=secret_from_env("JINA_API_KEY", default=None))
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("JINA_API_KEY", default=None),
+        validation_alias=AliasChoices("api_key", "jina_api_key"),
+    )
     base_url: str | None = None
     encoder_options: dict[str, Any] | None = None
-    task: Literal["retrieval", "code", "text-matching"] = "retrieval"
+    task: str = "retrieval"
     dimensions: int | None = None
     batch_size: int | None = None
+    late_chunking: bool = False
 
     _family: FamilyEncoder = PrivateAttr()
 
@@ -102,6 +114,10 @@ class UnivecEmbeddings(BaseModel, Embeddings):
         """
         images = [as_image(uri) for uri in as_texts(uris, "uris")]
         return self._family.embed_documents(images, batch_size=self.batch_size).tolist()
+
+    def embed_images(self, uris: list[str]) -> list[list[float]]:
+        """:meth:`embed_image` under the name langchain-community's ``JinaEmbeddings`` uses."""
+        return self.embed_image(uris)
 
     async def aembed_image(self, uris: list[str]) -> list[list[float]]:
         """Async form of :meth:`embed_image`."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from univec.backends.base import Embeddings, Usage
 from univec.config import (
     BACKENDS,
     EncoderConfig,
@@ -27,9 +28,14 @@ from univec.config import (
     shared_encoder,
 )
 from univec.encoder import Encoder
-from univec.errors import ConfigurationError, InvalidDimensionsError, InvalidInputError
+from univec.errors import (
+    ConfigurationError,
+    InvalidDimensionsError,
+    InvalidInputError,
+    check_positive_int,
+)
 from univec.inputs import Image
-from univec.tasks import family_tasks
+from univec.models import task_sides
 
 __all__ = ["ENCODER_CONFIG_KEYS", "FamilyEncoder", "as_image", "as_texts", "secret_value"]
 
@@ -88,10 +94,12 @@ def as_image(value: object) -> Image:
         InvalidInputError: ``value`` cannot name an image.
         InputFileNotFoundError: A path does not exist.
     """
-    if isinstance(value, io.IOBase) or hasattr(value, "read"):
-        data = value.getvalue() if hasattr(value, "getvalue") else value.read()
-        return Image(data)
-    return Image(value)
+    source: Any = value  # Image checks the type itself and names the fix
+    if isinstance(source, io.BytesIO):
+        source = source.getvalue()
+    elif callable(getattr(source, "read", None)):
+        source = source.read()
+    return Image(source)
 
 
 class FamilyEncoder:
@@ -106,8 +114,14 @@ class FamilyEncoder:
     Args:
         encoder: A ready encoder. Excludes the configuration (an ``api_key`` or ``backend``
             alone is ignored: frameworks fill them in by default).
-        task: The task family: ``"retrieval"``, ``"code"`` or ``"text-matching"``.
+        task: The task family (``"retrieval"``, ``"code"``, ``"text-matching"``; for other
+            API models their own, e.g. ``"nl2code"``) or a full task string as the incumbent
+            Jina integrations take it (``"retrieval.passage"``): queries get the family's
+            query task, documents its passage task (see :func:`univec.models.task_sides`).
         dimensions: Matryoshka truncation of every vector, or ``None`` for the full size.
+        late_chunking: Documents arrive pre-split: the texts of one document call (or one
+            group, see :meth:`embed_documents_result`) are chunks of one document, encoded
+            with ``late_chunking=True``.
         options: Extra keyword options of :meth:`univec.Encoder.from_config` (timeouts, ...).
         **config: ``backend`` (``"local"``/``"api"``), ``model``, ``device``, ``dtype``,
             ``max_length``, ``api_key`` (``str`` or a framework secret), ``base_url``.
@@ -125,6 +139,7 @@ class FamilyEncoder:
         task: str = "retrieval",
         dimensions: int | None = None,
         options: dict[str, Any] | None = None,
+        late_chunking: bool = False,
         **config: Any,
     ) -> None:
         unknown = sorted(set(config) - set(ENCODER_CONFIG_KEYS))
@@ -132,7 +147,13 @@ class FamilyEncoder:
             raise ConfigurationError(
                 f"Unknown encoder option(s) {unknown}; use {list(ENCODER_CONFIG_KEYS)} or options={{...}}."
             )
-        self.query_task, self.document_task = family_tasks(task)
+        if not isinstance(late_chunking, bool):
+            raise ConfigurationError(f"late_chunking={late_chunking!r} must be True or False.")
+        self.late_chunking = late_chunking
+        api_model = config.get("model") if config.get("backend") == "api" else None
+        if isinstance(encoder, Encoder) and encoder.backend_name == "api":
+            api_model = encoder.info.name
+        self.query_task, self.document_task = task_sides(task, api_model)
         self.task = task
         if dimensions is not None and (
             isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
@@ -189,6 +210,7 @@ class FamilyEncoder:
             task=settings.task,
             dimensions=settings.dimensions,
             options=settings.encoder_options,
+            late_chunking=bool(getattr(settings, "late_chunking", False)),
             **{key: getattr(settings, key, None) for key in ENCODER_CONFIG_KEYS},
         )
 
@@ -217,15 +239,121 @@ class FamilyEncoder:
         """Whether the encoder exists (given, or built by a first use)."""
         return self._encoder is not None
 
+    @property
+    def model_name(self) -> str:
+        """The model really used: the encoder's, or the one the configuration will load."""
+        if self._encoder is not None:
+            return self._encoder.info.name
+        config = self.config()
+        if config.model:
+            return config.model
+        from univec.config import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL
+
+        return DEFAULT_API_MODEL if config.backend == "api" else DEFAULT_LOCAL_MODEL
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """``(n, d)`` vectors of query texts, with the family's query task."""
-        return self.encoder.encode(as_texts(texts), self.query_task, dimensions=self.dimensions)
+        return self.embed_queries_result(texts).dense  # type: ignore[return-value]
 
     async def aembed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Async form of :meth:`embed_queries`."""
-        return await self.encoder.aencode(
-            as_texts(texts), self.query_task, dimensions=self.dimensions
+        return (await self.aembed_queries_result(texts)).dense  # type: ignore[return-value]
+
+    def embed_queries_result(self, items: Sequence[object]) -> Embeddings:
+        """Query vectors (texts, or images for image queries) and the usage of the call."""
+        return self.encoder.embed(
+            self._query_items(items), self.query_task, dimensions=self.dimensions
         )
+
+    async def aembed_queries_result(self, items: Sequence[object]) -> Embeddings:
+        """Async form of :meth:`embed_queries_result`."""
+        return await self.encoder.aembed(
+            self._query_items(items), self.query_task, dimensions=self.dimensions
+        )
+
+    def embed_documents_result(
+        self,
+        items: Sequence[object],
+        *,
+        batch_size: int | None = None,
+        progress_bar: bool = False,
+        groups: Sequence[Sequence[int]] | None = None,
+    ) -> Embeddings:
+        """Document vectors and the usage of the calls (see :meth:`embed_documents`).
+
+        Args:
+            groups: With ``late_chunking``: the positions of each document's chunks (default:
+                all items are one document). Each group is one encoder call.
+        """
+        usage = Usage()
+        parts: list[np.ndarray] = []
+        calls = self._calls(items, batch_size, progress_bar, groups)
+        for batch in calls:
+            result = self.encoder.embed(
+                batch,
+                self.document_task,
+                dimensions=self.dimensions,
+                late_chunking=self.late_chunking,
+            )
+            usage += result.usage
+            parts.append(result.dense)  # type: ignore[arg-type]
+        return Embeddings(self._reorder(self._join(parts), items, groups), usage=usage)
+
+    async def aembed_documents_result(
+        self,
+        items: Sequence[object],
+        *,
+        batch_size: int | None = None,
+        progress_bar: bool = False,
+        groups: Sequence[Sequence[int]] | None = None,
+    ) -> Embeddings:
+        """Async form of :meth:`embed_documents_result`."""
+        usage = Usage()
+        parts: list[np.ndarray] = []
+        for batch in self._calls(items, batch_size, progress_bar, groups):
+            result = await self.encoder.aembed(
+                batch,
+                self.document_task,
+                dimensions=self.dimensions,
+                late_chunking=self.late_chunking,
+            )
+            usage += result.usage
+            parts.append(result.dense)  # type: ignore[arg-type]
+        return Embeddings(self._reorder(self._join(parts), items, groups), usage=usage)
+
+    def _query_items(self, items: Sequence[object]) -> list[object]:
+        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+            raise InvalidInputError(
+                f"queries must be a list, got {type(items).__name__}. Wrap a single one in a list."
+            )
+        return list(items)
+
+    def _calls(
+        self,
+        items: Sequence[object],
+        batch_size: int | None,
+        progress_bar: bool,
+        groups: Sequence[Sequence[int]] | None,
+    ) -> Iterator[list[object]]:
+        if not self.late_chunking:
+            return self._batches(items, batch_size, progress_bar)
+        # Late chunking: one call per document, never split by batch_size.
+        self._batches(items, None, False)  # checks ``items``
+        ordered = groups if groups is not None else [range(len(items))]
+        return iter([[items[i] for i in group] for group in ordered if len(group)])
+
+    @staticmethod
+    def _reorder(
+        vectors: np.ndarray, items: Sequence[object], groups: Sequence[Sequence[int]] | None
+    ) -> np.ndarray:
+        if groups is None:
+            return vectors
+        positions = [i for group in groups for i in group]
+        if sorted(positions) != list(range(len(items))):
+            raise InvalidInputError("groups must hold every document position exactly once.")
+        out = np.empty_like(vectors)
+        out[positions] = vectors
+        return out
 
     def embed_documents(
         self, items: Sequence[object], *, batch_size: int | None = None, progress_bar: bool = False
@@ -237,21 +365,19 @@ class FamilyEncoder:
             batch_size: Items per encoder call (``None``: one call for all).
             progress_bar: Show a tqdm bar over the batches.
         """
-        parts = [
-            self.encoder.encode(batch, self.document_task, dimensions=self.dimensions)
-            for batch in self._batches(items, batch_size, progress_bar)
-        ]
-        return self._join(parts)
+        result = self.embed_documents_result(
+            items, batch_size=batch_size, progress_bar=progress_bar
+        )
+        return result.dense  # type: ignore[return-value]
 
     async def aembed_documents(
         self, items: Sequence[object], *, batch_size: int | None = None, progress_bar: bool = False
     ) -> np.ndarray:
         """Async form of :meth:`embed_documents`."""
-        parts = [
-            await self.encoder.aencode(batch, self.document_task, dimensions=self.dimensions)
-            for batch in self._batches(items, batch_size, progress_bar)
-        ]
-        return self._join(parts)
+        result = await self.aembed_documents_result(
+            items, batch_size=batch_size, progress_bar=progress_bar
+        )
+        return result.dense  # type: ignore[return-value]
 
     def close(self) -> None:
         """Give back the shared encoder (the last user closes it); a given encoder stays open."""
@@ -268,9 +394,11 @@ class FamilyEncoder:
             raise InvalidInputError(
                 f"documents must be a list, got {type(items).__name__}. Wrap a single item in a list."
             )
-        if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
-            raise ConfigurationError(f"batch_size={batch_size!r} must be a positive int or None.")
-        size = batch_size or max(len(items), 1)
+        size = (
+            max(len(items), 1)
+            if batch_size is None
+            else check_positive_int("batch_size", batch_size)
+        )
         from tqdm import tqdm
 
         for start in tqdm(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from univec.collections import PAYLOAD_METADATA, PAYLOAD_PART, FieldCondition
-from univec.errors import InvalidArgumentError
+from univec.errors import InvalidFilterError
 
 #: JSON field holding each point's payload (metadata, text and bookkeeping).
 PAYLOAD_FIELD = "payload"
@@ -28,7 +28,7 @@ def literal(value: Any, *, key: str = "") -> str:
     """A Milvus literal for a filter value (str, int, float or bool).
 
     Raises:
-        InvalidArgumentError: ``value`` is another type (a list, a dict, bytes, ...).
+        InvalidFilterError: ``value`` is another type (a list, a dict, bytes, ...).
     """
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -36,11 +36,11 @@ def literal(value: Any, *, key: str = "") -> str:
         return str(value)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            raise InvalidArgumentError(f"Filter value {value!r} on {key!r} is not a finite number.")
+            raise InvalidFilterError(f"Filter value {value!r} on {key!r} is not a finite number.")
         return repr(value)
     if isinstance(value, str):
         return quote(value)
-    raise InvalidArgumentError(
+    raise InvalidFilterError(
         f"Filter value {value!r:.60} on {key!r} is a {type(value).__name__}; filter on str, int, "
         "float, bool or None values."
     )
@@ -81,7 +81,7 @@ def to_expression(filter: Sequence[FieldCondition] | str | None) -> str | None:
             through unchanged (e.g. ``'payload["metadata"]["year"] >= 2020'``).
 
     Raises:
-        InvalidArgumentError: ``filter`` is of another type.
+        InvalidFilterError: ``filter`` is of another type.
     """
     if filter is None:
         return None
@@ -91,7 +91,7 @@ def to_expression(filter: Sequence[FieldCondition] | str | None) -> str | None:
         if not filter:
             return None
         return " and ".join(condition_expression(condition) for condition in filter)
-    raise InvalidArgumentError(
+    raise InvalidFilterError(
         f"filter of type {type(filter).__name__} is not a Milvus boolean expression; pass a "
         "metadata dict such as {'lang': 'en'} or an expression string such as "
         '\'payload["metadata"]["lang"] == "en"\'.'

@@ -23,10 +23,11 @@ import univec
 from tests.integrations.collection_support import TEXTS, exact_maxsim, make_pdf, release_lite
 from univec.collections import MultiVectorCollection
 from univec.errors import (
+    ClosedError,
     CollectionError,
-    ConfigurationError,
     InvalidArgumentError,
     InvalidDimensionsError,
+    InvalidFilterError,
     SchemaMismatchError,
 )
 
@@ -228,7 +229,7 @@ def test_filters_eq_in_and_native(store):
     assert found({"draft": None}) == {"a", "b", "c", "d"}
     # A key with a dot is one key, not a path into nested metadata.
     assert found({"a.b": 1}) == {"a"}
-    with pytest.raises(ConfigurationError, match="'lang' lists no values"):
+    with pytest.raises(InvalidFilterError, match="'lang' lists no values"):
         collection.search("x", filter={"lang": []})
     for native, expected in store.native_filters:
         assert found(native) == expected
@@ -389,5 +390,5 @@ def test_closed_collection_refuses_work(collection):
     with collection:
         collection.add(["x"])
     collection.close()  # idempotent
-    with pytest.raises(CollectionError, match="closed"):
+    with pytest.raises(ClosedError, match="closed"):
         collection.search("x")

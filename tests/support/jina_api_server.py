@@ -47,6 +47,52 @@ FIELDS = {
     "normalized",
 }
 MAX_INPUTS = 512
+
+_COMMON = {"model", "input", "task", "dimensions", "embedding_type", "truncate"}
+_V5_TASKS = (
+    "retrieval.query",
+    "retrieval.passage",
+    "text-matching",
+    "clustering",
+    "classification",
+)
+_CODE_TASKS = tuple(
+    f"{kind}.{side}"
+    for kind in ("nl2code", "qa", "code2code", "code2nl", "code2completion")
+    for side in ("query", "passage")
+)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One model's request schema, as the API's OpenAPI description gives it."""
+
+    fields: frozenset[str]
+    tasks: tuple[str, ...]
+    max_dimensions: int
+    images: bool
+    max_inputs: int = 2048
+
+
+#: The request schema of each model this server can serve (``JinaAPIServer(model=...)``).
+SCHEMAS: dict[str, Schema] = {
+    "jina-embeddings-v4": Schema(frozenset(FIELDS - {"normalized"}), TASKS, 2048, True, MAX_INPUTS),
+    "jina-embeddings-v3": Schema(
+        frozenset(_COMMON | {"late_chunking", "normalized"}),
+        ("retrieval.query", "retrieval.passage", "text-matching", "classification", "separation"),
+        1024,
+        False,
+    ),
+    "jina-embeddings-v5-text-small": Schema(
+        frozenset(_COMMON | {"normalized"}), _V5_TASKS, 1024, False
+    ),
+    "jina-embeddings-v5-text-nano": Schema(
+        frozenset(_COMMON | {"normalized"}), _V5_TASKS, 1024, False
+    ),
+    "jina-clip-v2": Schema(frozenset(_COMMON | {"normalized"}), ("retrieval.query",), 1024, True),
+    "jina-code-embeddings-0.5b": Schema(frozenset(_COMMON), _CODE_TASKS, 896, False),
+    "jina-code-embeddings-1.5b": Schema(frozenset(_COMMON), _CODE_TASKS, 1536, False),
+}
 #: Fault kinds :meth:`JinaAPIServer.inject` accepts.
 FAULTS = ("status", "drop", "slow", "shuffle", "short", "duplicate", "wrong_dim")
 
@@ -367,8 +413,9 @@ class JinaAPIServer:
             items = [item if isinstance(item, str) else self._image(item) for item in inputs]
             use_dims = dimensions if dimensions in self.encoder.info.matryoshka_dims else None
             with self._encode_lock:
+                options = {"late_chunking": True} if request["late_chunking"] else {}
                 result = self.encoder.encode(
-                    items, request["task"], dimensions=use_dims, multivector=multivector
+                    items, request["task"], dimensions=use_dims, multivector=multivector, **options
                 )
         if multivector:
             return list(result)
@@ -389,14 +436,20 @@ class JinaAPIServer:
     def _item(self, index: int, vector: np.ndarray, request: dict[str, Any]) -> dict[str, Any]:
         vector = np.asarray(vector, dtype="<f4")
         if request["return_multivector"]:
-            if request["embedding_type"] == "float":
-                value: Any = vector.tolist()
+            if request["embedding_type"] in ("binary", "ubinary"):
+                value: Any = [
+                    _packed_bits(row, request["embedding_type"]).tolist() for row in vector
+                ]
+            elif request["embedding_type"] == "float":
+                value = vector.tolist()
             elif self.multivector_format == "matrix":
                 value = base64.b64encode(vector.tobytes()).decode()
             else:
                 value = [base64.b64encode(row.tobytes()).decode() for row in vector]
             return {"object": "embeddings", "index": index, "embeddings": value}
-        if request["embedding_type"] == "float":
+        if request["embedding_type"] in ("binary", "ubinary"):
+            value = _packed_bits(vector, request["embedding_type"]).tolist()
+        elif request["embedding_type"] == "float":
             value = vector.tolist()
         else:
             value = base64.b64encode(vector.tobytes()).decode()
@@ -507,31 +560,39 @@ def _validate(body: Any, model: str) -> dict[str, Any]:
     """The request's fields, checked like the real API does (strictly), or :class:`_Invalid`."""
     if not isinstance(body, dict):
         raise _Invalid("Body must be a JSON object.")
-    unknown = set(body) - FIELDS
-    if unknown:
-        raise _Invalid(f"Unknown fields: {sorted(unknown)}.")
     if body.get("model") != model:
         raise _Invalid(f"Unknown model {body.get('model')!r}; this server serves {model!r}.")
+    schema = SCHEMAS.get(model, SCHEMAS["jina-embeddings-v4"])
+    unknown = set(body) - schema.fields
+    if unknown:
+        raise _Invalid(f"Unknown fields for {model}: {sorted(unknown)}.")
     raw_inputs = body.get("input")
     if isinstance(raw_inputs, str):
         raw_inputs = [raw_inputs]
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise _Invalid("'input' must be a non-empty list.")
-    if len(raw_inputs) > MAX_INPUTS:
-        raise _Invalid(f"'input' has {len(raw_inputs)} items; at most {MAX_INPUTS} are allowed.")
+    if len(raw_inputs) > schema.max_inputs:
+        raise _Invalid(
+            f"'input' has {len(raw_inputs)} items; at most {schema.max_inputs} are allowed."
+        )
     inputs: list[str | _ImageInput] = []
     for position, item in enumerate(raw_inputs):
         if isinstance(item, str):
             inputs.append(item)
         elif isinstance(item, dict) and set(item) == {"text"} and isinstance(item["text"], str):
             inputs.append(item["text"])
-        elif isinstance(item, dict) and set(item) == {"image"} and isinstance(item["image"], str):
+        elif (
+            schema.images
+            and isinstance(item, dict)
+            and set(item) == {"image"}
+            and isinstance(item["image"], str)
+        ):
             inputs.append(_parse_image(item["image"], position))
         else:
             raise _Invalid(f"input[{position}] must be a string, {{'text'}} or {{'image'}}.")
-    task = body.get("task", "text-matching")
-    if task not in TASKS:
-        raise _Invalid(f"Unknown task {task!r}.")
+    task = body.get("task", "text-matching" if model == "jina-embeddings-v4" else None)
+    if task is not None and task not in schema.tasks:
+        raise _Invalid(f"Unknown task {task!r} for {model}.")
     multivector = body.get("return_multivector", False)
     dimensions = body.get("dimensions")
     embedding_type = body.get("embedding_type", "float")
@@ -542,21 +603,27 @@ def _validate(body: Any, model: str) -> dict[str, Any]:
         if (
             isinstance(dimensions, bool)
             or not isinstance(dimensions, int)
-            or not 1 <= dimensions <= 2048
+            or not 1 <= dimensions <= schema.max_dimensions
         ):
-            raise _Invalid(f"'dimensions' must be an integer in 1..2048, got {dimensions!r}.")
+            raise _Invalid(
+                f"'dimensions' must be an integer in 1..{schema.max_dimensions}, "
+                f"got {dimensions!r}."
+            )
         if multivector:
             raise _Invalid("'dimensions' cannot be combined with 'return_multivector'.")
-    if embedding_type not in ("float", "base64"):
+    if embedding_type not in ("float", "base64", "binary", "ubinary"):
         raise _Invalid(f"embedding_type {embedding_type!r} is not served by this test server.")
     if body.get("late_chunking") and any(not isinstance(item, str) for item in inputs):
         raise _Invalid("'late_chunking' applies to text inputs only.")
+    if body.get("late_chunking") and multivector:
+        raise _Invalid("'late_chunking' cannot be combined with 'return_multivector'.")
     return {
         "inputs": inputs,
         "task": task,
         "dimensions": dimensions,
         "return_multivector": multivector,
         "embedding_type": embedding_type,
+        "late_chunking": bool(body.get("late_chunking")),
     }
 
 
@@ -594,6 +661,19 @@ def _fake_vector(item: Any, task: str, dim: int, multivector: bool) -> np.ndarra
     shape = (max(1, len(key) // 4), 128) if multivector else (dim,)
     vector = rng.standard_normal(shape, dtype=np.float32)
     return vector / np.linalg.norm(vector, axis=-1, keepdims=True)
+
+
+def _packed_bits(vector: np.ndarray, embedding_type: str) -> np.ndarray:
+    """The API's packed bits: one bit per component (set when > 0), high bit first, 8 per byte;
+    ``ubinary`` as bytes 0..255, ``binary`` as those bytes minus 128."""
+    bits = [1 if x > 0 else 0 for x in vector.tolist()]
+    bits += [0] * (-len(bits) % 8)
+    octets = [
+        sum(bit << (7 - position) for position, bit in enumerate(bits[start : start + 8]))
+        for start in range(0, len(bits), 8)
+    ]
+    shift = 128 if embedding_type == "binary" else 0
+    return np.array([octet - shift for octet in octets], dtype=np.int64)
 
 
 def _damage(payload: dict[str, Any], kind: str) -> dict[str, Any]:

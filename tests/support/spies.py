@@ -8,18 +8,18 @@ import univec
 
 
 def count_encode_calls(encoder: univec.Encoder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Patch ``encoder.encode``/``aencode`` to record each call's input count; return the record."""
+    """Record each encoding call's input count (``encode``, ``embed`` and their async forms)."""
     sizes: list[int] = []
-    encode, aencode = encoder.encode, encoder.aencode
+    embed, aembed = encoder._embed, encoder._aembed
 
-    def counting_encode(inputs, *args, **kwargs):
+    def counting_embed(inputs, *args, **kwargs):
         sizes.append(len(inputs))
-        return encode(inputs, *args, **kwargs)
+        return embed(inputs, *args, **kwargs)
 
-    async def counting_aencode(inputs, *args, **kwargs):
+    async def counting_aembed(inputs, *args, **kwargs):
         sizes.append(len(inputs))
-        return await aencode(inputs, *args, **kwargs)
+        return await aembed(inputs, *args, **kwargs)
 
-    monkeypatch.setattr(encoder, "encode", counting_encode)
-    monkeypatch.setattr(encoder, "aencode", counting_aencode)
+    monkeypatch.setattr(encoder, "_embed", counting_embed)
+    monkeypatch.setattr(encoder, "_aembed", counting_aembed)
     return sizes

@@ -7,7 +7,12 @@ import pytest
 
 import univec
 from univec.backends.base import Backend, Embeddings, ModelInfo, Usage
-from univec.errors import ConfigurationError, InvalidDimensionsError, InvalidTaskError
+from univec.errors import (
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidDimensionsError,
+    InvalidTaskError,
+)
 
 
 class RecordingBackend:
@@ -187,7 +192,7 @@ def test_from_config_errors(tiny_model_path):
         univec.Encoder.from_config("grpc")
     with pytest.raises(ConfigurationError, match="bogus_option"):
         univec.Encoder.from_config("local", model=str(tiny_model_path), bogus_option=1)
-    with pytest.raises(ConfigurationError, match="40000"):
+    with pytest.raises(InvalidArgumentError, match="40000"):
         univec.Encoder.from_config("local", model=str(tiny_model_path), max_length=40000)
 
 

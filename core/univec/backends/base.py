@@ -95,8 +95,16 @@ class Backend(Protocol):
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        late_chunking: bool = False,
     ) -> Embeddings:
-        """Encode ``items``, computing only the requested outputs."""
+        """Encode ``items``, computing only the requested outputs.
+
+        ``late_chunking=True`` (passed only when asked for, with text items and ``dense``
+        alone) means the items are consecutive chunks of one document. A backend that
+        computes compact outputs itself lists them in an optional ``native_precisions``
+        attribute and then also receives ``precision=``; the encoder quantizes float32
+        results otherwise (:mod:`univec.quantization`).
+        """
         ...
 
     async def aembed(
@@ -107,6 +115,7 @@ class Backend(Protocol):
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        late_chunking: bool = False,
     ) -> Embeddings:
         """Async form of :meth:`embed`."""
         ...

@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from univec.backends.base import Embeddings
+from univec.collections.compression import (
+    FirstStage,
+    MuveraEncoding,
+    StorageOptions,
+    TokenPrecision,
+    pool_tokens,
+)
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
@@ -35,11 +42,13 @@ from univec.collections.types import (
     StoredDocument,
 )
 from univec.errors import (
+    ClosedError,
     CollectionError,
     ConfigurationError,
     InvalidArgumentError,
     InvalidDimensionsError,
     InvalidInputError,
+    check_positive_int,
 )
 from univec.inputs import Image, iter_inputs, normalize_inputs
 from univec.scoring import maxsim
@@ -48,6 +57,10 @@ if TYPE_CHECKING:
     from univec.encoder import Encoder
 
 __all__ = ["DEFAULT_CANDIDATES", "MultiVectorCollection"]
+
+#: A document pulled from ``add``'s input, waiting for its vectors: (document, id, metadata,
+#: position in the input).
+_Queued = tuple["str | Image", DocumentId, dict[str, Any], int]
 
 #: Dense candidates a "hybrid" search reranks by MaxSim unless told otherwise: on clustered
 #: 2,000 x 300-token data this keeps recall@10 against exact MaxSim above 0.95
@@ -73,6 +86,16 @@ class MultiVectorCollection:
         batch_size: Documents encoded and upserted per batch in :meth:`add`.
         candidates: Default number of dense candidates a ``"hybrid"`` search reranks.
         progress: Show a progress bar while adding.
+        pool_factor: Pool each document's token vectors into ``ceil(n / pool_factor)`` at
+            ingest (hierarchical clustering by cosine; queries are never pooled). ``1`` (the
+            default) stores every token.
+        token_precision: How token vectors are stored: ``"float32"`` (default), ``"float16"``,
+            ``"int8"`` or ``"binary"`` (the engines say what they keep for exact rescoring).
+        first_stage: Candidates of ``"hybrid"`` searches: ``"dense"`` (default) or
+            ``"muvera"`` (a fixed-dimensional encoding of the token vectors, stored beside them).
+
+    The three storage options are stored with the collection: reopening it with other values
+    raises :class:`~univec.errors.SchemaMismatchError`.
 
     Example:
         >>> with QdrantCollection("docs", encoder, path="./univec_data") as docs:
@@ -95,7 +118,15 @@ class MultiVectorCollection:
         batch_size: int = 32,
         candidates: int = DEFAULT_CANDIDATES,
         progress: bool = True,
+        pool_factor: int = 1,
+        token_precision: TokenPrecision = "float32",
+        first_stage: FirstStage = "dense",
     ) -> None:
+        try:
+            storage = StorageOptions(pool_factor, token_precision, first_stage)
+        except BaseException:
+            engine.close()
+            raise
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"Collection name {name!r} must be a non-empty string.")
         info = encoder.info
@@ -109,12 +140,13 @@ class MultiVectorCollection:
         self.name = name
         self.encoder = encoder
         self.dimensions = dimensions
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.candidates = _positive_int("candidates", candidates)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.candidates = check_positive_int("candidates", candidates)
         self.progress = progress
         self.schema = CollectionSchema(
-            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim
+            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim, storage=storage
         )
+        self._muvera = MuveraEncoding(dim=info.multivector_dim) if first_stage == "muvera" else None
         self._engine = engine
         self._closed = False
         try:
@@ -138,6 +170,7 @@ class MultiVectorCollection:
         ids: Sequence[DocumentId] | None = None,
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         batch_size: int | None = None,
+        late_chunking: bool = False,
     ) -> list[DocumentId]:
         """Encode and store documents; documents with an id already stored are replaced.
 
@@ -149,6 +182,9 @@ class MultiVectorCollection:
             metadata: One JSON-serialisable dict (or ``None``) per item, returned by searches
                 and usable in their ``filter``.
             batch_size: Documents per encoding/upsert batch (default: the collection's).
+            late_chunking: ``items`` are the text chunks of one document, split already: their
+                single vectors are late-chunked over the whole document (see
+                :mod:`univec.late_chunking`); their token vectors are each chunk's own.
 
         Returns:
             The document ids, in input order.
@@ -159,16 +195,27 @@ class MultiVectorCollection:
                 ``ids`` repeats an id.
         """
         self._check_open()
-        batch = self.batch_size if batch_size is None else _positive_int("batch_size", batch_size)
-        total = len(items) if isinstance(items, Sized) else None
+        batch = (
+            self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size)
+        )
+        total = len(items) if isinstance(items, Sized) and not late_chunking else None
         # A list is checked whole before anything is written; any other iterable streams:
         # it is pulled lazily, one encoding window at a time, and never materialised.
-        stream = iter_inputs(items) if total is None else iter(normalize_inputs(items))
+        late_dense = None
+        if late_chunking:  # one document: its chunk vectors see all of it
+            whole = normalize_inputs(items)
+            total = len(whole)
+            late_dense = self.encoder.encode(
+                whole, "retrieval.passage", dimensions=self.dimensions, late_chunking=True
+            )
+            stream: Iterator[str | Image] = iter(whole)
+        else:
+            stream = iter_inputs(items) if total is None else iter(normalize_inputs(items))
         if ids is not None:
             self._check_ids(ids, total)
         metadatas = self._metadatas(metadata, total)
         document_ids: list[DocumentId] = []
-        waiting: deque[tuple[str | Image, DocumentId, dict[str, Any]]] = deque()
+        waiting: deque[_Queued] = deque()
 
         def documents() -> Iterator[str | Image]:
             """The documents to encode, each queued with its id and metadata as it is pulled."""
@@ -193,7 +240,7 @@ class MultiVectorCollection:
                         f"Got {len(metadatas)} metadata dicts for more items; pass one per item."
                     )
                 meta = metadatas[position] if metadatas is not None else {}
-                waiting.append((document, document_id, meta))
+                waiting.append((document, document_id, meta, position))
                 yield document
             if ids is not None and count != len(ids):
                 raise InvalidArgumentError(
@@ -207,12 +254,12 @@ class MultiVectorCollection:
         progress_bar = _progress(total, f"Adding to {self.name}", disable=not self.progress)
         finished = False
         try:
-            for chunk, embeddings in self._encoded(documents(), waiting, batch):
+            for chunk, embeddings in self._encoded(documents(), waiting, batch, late_dense):
                 self._add_batch(
                     [entry[0] for entry in chunk],
                     [entry[1] for entry in chunk],
                     [entry[2] for entry in chunk],
-                    embeddings,
+                    embeddings=embeddings,
                 )
                 progress_bar.update(len(chunk))
             finished = True
@@ -228,14 +275,22 @@ class MultiVectorCollection:
     def _encoded(
         self,
         documents: Iterator[str | Image],
-        waiting: deque[tuple[str | Image, DocumentId, dict[str, Any]]],
+        waiting: deque[_Queued],
         batch: int,
-    ) -> Iterator[tuple[list[tuple[str | Image, DocumentId, dict[str, Any]]], Embeddings]]:
+        late_dense: np.ndarray | None = None,
+    ) -> Iterator[tuple[list[_Queued], Embeddings]]:
         """Batches of queued documents with their embeddings, encoded as a stream.
 
         Through ``encoder.iter_encode_both`` (one window per batch) when the encoder has it,
-        else one ``encode_both`` call per batch.
+        else one ``encode_both`` call per batch; late-chunked single vectors come computed.
         """
+        if late_dense is not None:
+            while chunk := list(islice(documents, batch)):
+                queued = [waiting.popleft() for _ in chunk]
+                multi = self.encoder.encode(chunk, "retrieval.passage", multivector=True)
+                dense = late_dense[[entry[3] for entry in queued]]
+                yield queued, Embeddings(dense, multi)
+            return
         iter_both = getattr(self.encoder, "iter_encode_both", None)
         if iter_both is None:
             while chunk := list(islice(documents, batch)):
@@ -247,7 +302,7 @@ class MultiVectorCollection:
                     ),
                 )
             return
-        entries: list[tuple[str | Image, DocumentId, dict[str, Any]]] = []
+        entries: list[_Queued] = []
         dense: list[np.ndarray] = []
         multi: list[np.ndarray] = []
         results = iter_both(
@@ -268,12 +323,18 @@ class MultiVectorCollection:
         documents: list[str | Image],
         document_ids: list[DocumentId],
         metadatas: list[dict[str, Any]],
+        late_dense: np.ndarray | None = None,
         embeddings: Embeddings | None = None,
     ) -> None:
-        if embeddings is None:
+        if embeddings is not None:
+            pass  # encoded already, as a stream (see add)
+        elif late_dense is None:
             embeddings = self.encoder.encode_both(
                 documents, "retrieval.passage", dimensions=self.dimensions
             )
+        else:
+            multi = self.encoder.encode(documents, "retrieval.passage", multivector=True)
+            embeddings = Embeddings(late_dense, multi)
         if embeddings.dense is None or embeddings.multi is None:
             raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")
         if len(embeddings.dense) != len(documents) or len(embeddings.multi) != len(documents):
@@ -286,7 +347,8 @@ class MultiVectorCollection:
         for document, document_id, meta, dense, multi in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
-            parts = self._split(np.asarray(multi, np.float32))
+            stored = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
+            parts = self._split(stored)
             new_part_counts[document_key(document_id)] = len(parts)
             for part, tokens in enumerate(parts):
                 payload: dict[str, Any] = {
@@ -308,6 +370,10 @@ class MultiVectorCollection:
                         payload=payload,
                     )
                 )
+        if self._muvera is not None and records:
+            encodings = self._muvera.documents([record.multi for record in records])
+            for record, encoding in zip(records, encodings, strict=True):
+                record.muvera = encoding
         # A replaced document may have had more parts than it has now. Delete those first, so
         # that a failure between the two steps leaves nothing a re-run cannot repair: the old
         # part count is still on the stored parts and is read again.
@@ -317,7 +383,7 @@ class MultiVectorCollection:
         self._engine.upsert(records)
 
     def _split(self, multi: np.ndarray) -> list[np.ndarray]:
-        size = _positive_int("max_part_tokens", self.max_part_tokens)
+        size = check_positive_int("max_part_tokens", self.max_part_tokens)
         if len(multi) <= size:
             return [multi]
         return [multi[start : start + size] for start in range(0, len(multi), size)]
@@ -416,9 +482,13 @@ class MultiVectorCollection:
             raise InvalidArgumentError(
                 f"mode={mode!r} is not a search mode; use one of {list(SEARCH_MODES)}."
             )
-        k = _positive_int("k", k)
-        pool = self.candidates if candidates is None else _positive_int("candidates", candidates)
+        k = check_positive_int("k", k)
+        pool = (
+            self.candidates if candidates is None else check_positive_int("candidates", candidates)
+        )
         dense, multi = self._encode_query(query, mode)
+        if mode == "hybrid" and self._muvera is not None and multi is not None:
+            dense = self._muvera.query(multi)  # the first stage's query vector
         conditions = engine_filter(filter)
         limit = k
         while True:
@@ -575,18 +645,12 @@ class MultiVectorCollection:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise CollectionError(
+            raise ClosedError(
                 f"Collection {self.name!r} is closed; open a new {type(self).__name__}."
             )
 
 
 # --------------------------------------------------------------------------- helpers
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidArgumentError(f"{name}={value!r} must be a positive integer.")
-    return int(value)
-
-
 def _id_list(ids: Sequence[DocumentId]) -> list[DocumentId]:
     if isinstance(ids, (str, int)) and not isinstance(ids, bool):
         raise InvalidArgumentError(f"ids must be a list of ids; wrap {ids!r} in a list: [{ids!r}].")

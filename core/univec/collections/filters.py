@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
-from univec.errors import ConfigurationError
+from univec.errors import InvalidFilterError
 
 __all__ = [
     "COMPARISON_OPERATORS",
@@ -49,14 +49,14 @@ def normalize_filter(filter: Mapping[str, Any] | None) -> list[FieldCondition] |
     conditions: list[FieldCondition] = []
     for key, value in filter.items():
         if not isinstance(key, str) or not key:
-            raise ConfigurationError(f"Filter key {key!r} must be a non-empty metadata field name.")
+            raise InvalidFilterError(f"Filter key {key!r} must be a non-empty metadata field name.")
         if isinstance(value, Mapping):
             if set(value) == {"in"}:
                 conditions.append(FieldCondition(key, tuple(value["in"]), "in"))
             elif set(value) == {"eq"}:
                 conditions.append(FieldCondition(key, (value["eq"],), "eq"))
             else:
-                raise ConfigurationError(
+                raise InvalidFilterError(
                     f"Filter on {key!r} has operators {sorted(value)}; use {{'eq': v}} or "
                     "{'in': [v1, v2]} (or a plain value / list)."
                 )
@@ -65,7 +65,7 @@ def normalize_filter(filter: Mapping[str, Any] | None) -> list[FieldCondition] |
         else:
             conditions.append(FieldCondition(key, (value,), "eq"))
         if not conditions[-1].values:
-            raise ConfigurationError(
+            raise InvalidFilterError(
                 f"Filter on {key!r} lists no values, so it would match no document. Drop the "
                 "condition, or give at least one value."
             )

@@ -55,6 +55,7 @@ def test_to_dict_and_from_dict_round_trip() -> None:
         "progress_bar": False,
         "meta_fields_to_embed": ["title"],
         "embedding_separator": " | ",
+        "late_chunking": False,
     }
     loaded = UnivecDocumentEmbedder.from_dict(data)
     assert loaded.to_dict() == data
@@ -170,4 +171,4 @@ async def test_wrong_input_is_a_type_error(tiny_encoder, bad: object) -> None:
 
 
 def test_empty_list_gives_no_documents(tiny_encoder) -> None:
-    assert UnivecDocumentEmbedder(encoder=tiny_encoder).run([]) == {"documents": []}
+    assert UnivecDocumentEmbedder(encoder=tiny_encoder).run([])["documents"] == []

@@ -20,6 +20,7 @@ def test_all_is_pinned() -> None:
     assert module.__all__ == [
         "UnivecDocumentEmbedder",
         "UnivecDocumentImageEmbedder",
+        "UnivecImageEmbedder",
         "UnivecTextEmbedder",
     ]
 
@@ -161,7 +162,7 @@ async def test_wrong_input_is_a_type_error(tiny_encoder, bad: object) -> None:
 
 def test_bad_configuration_is_a_value_error(tiny_encoder) -> None:
     with pytest.raises(univec.errors.InvalidTaskError):
-        UnivecTextEmbedder(task="retrieval.query")  # type: ignore[arg-type]
+        UnivecTextEmbedder(task="retrieval.queries")
     with pytest.raises(univec.errors.ConfigurationError, match="backend"):
         UnivecTextEmbedder(backend="cloud")  # type: ignore[arg-type]
     with pytest.raises(univec.errors.ConfigurationError, match="not both"):

@@ -169,7 +169,7 @@ def test_missing_image_file_is_file_not_found(tiny_encoder, tmp_path) -> None:
 
 def test_unknown_task_family_is_a_value_error() -> None:
     with pytest.raises(ValueError, match=r"retrieval\.query"):
-        UnivecEmbeddings(task="retrieval.query")  # a task, not a family
+        UnivecEmbeddings(task="retrival")  # a typo: the message lists the model's tasks
 
 
 def test_encoder_and_configuration_together_are_refused(tiny_encoder) -> None:

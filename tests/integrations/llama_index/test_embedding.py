@@ -241,7 +241,7 @@ def test_missing_image_is_file_not_found(tiny_encoder, tmp_path) -> None:
 
 def test_bad_configuration_is_a_value_error(tiny_encoder) -> None:
     with pytest.raises(ValueError):
-        UnivecEmbedding(task="retrieval.query")
+        UnivecEmbedding(task="retrieval.queries")
     with pytest.raises(univec.errors.ConfigurationError, match="not both"):
         UnivecEmbedding(encoder=tiny_encoder, device="cpu")
     with pytest.raises(ValueError):

@@ -68,7 +68,10 @@ def test_configuration_is_checked_without_building(tiny_encoder) -> None:
         False,
     )
     with pytest.raises(InvalidTaskError, match="family"):
-        FamilyEncoder(task="retrieval.query")
+        FamilyEncoder(task="retrievals")
+    # The incumbents' full task strings name the family; each side gets its own half.
+    full = FamilyEncoder(task="retrieval.passage")
+    assert (full.query_task, full.document_task) == ("retrieval.query", "retrieval.passage")
     with pytest.raises(InvalidDimensionsError):
         FamilyEncoder(dimensions=0)
     with pytest.raises(ConfigurationError, match="backend"):

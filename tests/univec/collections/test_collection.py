@@ -35,10 +35,11 @@ from univec.collections import (
     point_id,
 )
 from univec.errors import (
+    ClosedError,
     CollectionError,
-    ConfigurationError,
     InvalidArgumentError,
     InvalidDimensionsError,
+    InvalidFilterError,
     InvalidInputError,
 )
 from univec.inputs import normalize_inputs
@@ -354,7 +355,7 @@ def test_search_passes_candidates_and_filters_to_the_engine(collection, engine):
         ({"mode": "sparse"}, InvalidArgumentError, "sparse"),
         ({"k": 0}, InvalidArgumentError, "k=0"),
         ({"candidates": -1}, InvalidArgumentError, "candidates=-1"),
-        ({"filter": {"lang": {"gt": 3}}}, univec.errors.ConfigurationError, "gt"),
+        ({"filter": {"lang": {"gt": 3}}}, univec.errors.InvalidFilterError, "gt"),
     ],
 )
 def test_bad_search_arguments_are_typed_errors(collection, kwargs, error, match):
@@ -381,7 +382,7 @@ def test_normalize_filter_forms():
 
 @pytest.mark.parametrize("empty", [[], {"in": []}, set()])
 def test_normalize_filter_rejects_an_empty_value_list(empty):
-    with pytest.raises(ConfigurationError, match="'tag' lists no values"):
+    with pytest.raises(InvalidFilterError, match="'tag' lists no values"):
         normalize_filter({"tag": empty})
 
 
@@ -478,7 +479,7 @@ def test_close_and_context_manager(encoder):
     with MultiVectorCollection("docs", encoder, engine, progress=False) as collection:
         collection.add(["x"])
     assert engine.closed
-    with pytest.raises(CollectionError, match="closed"):
+    with pytest.raises(ClosedError, match="closed"):
         collection.search("x")
     collection.close()  # idempotent
 

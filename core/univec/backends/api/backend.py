@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import warnings
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,17 @@ from univec.backends.api.ratelimit import (
 from univec.backends.api.requests import Batch, estimate_tokens, plan_batches
 from univec.backends.api.transport import RetryPolicy, post_with_retries
 from univec.backends.base import Embeddings, ModelInfo, Usage
-from univec.errors import APIAuthenticationError, ConfigurationError, InvalidInputError
+from univec.errors import (
+    APIAuthenticationError,
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidInputError,
+    InvalidTaskError,
+)
 from univec.inputs import Image
-from univec.tasks import TaskSpec
+from univec.models import MODELS, ModelDescription, describe
+from univec.quantization import packed_width, precision_dtype
+from univec.tasks import TASKS, TaskSpec
 
 if TYPE_CHECKING:
     import httpx
@@ -47,14 +56,20 @@ MAX_INPUTS_PER_REQUEST = 512
 #: Default token budget of one request (estimated, see ``batching.estimate_tokens``).
 DEFAULT_MAX_BATCH_TOKENS = 100_000
 
+
+def _model_info(description: ModelDescription) -> ModelInfo:
+    return ModelInfo(
+        name=description.name,
+        dim=description.dim,
+        matryoshka_dims=description.matryoshka_dims,
+        multivector_dim=description.multivector_dim,
+        max_length=description.max_length,
+    )
+
+
+#: What each model of the family (:data:`univec.models.MODELS`) produces.
 KNOWN_MODELS: dict[str, ModelInfo] = {
-    "jina-embeddings-v4": ModelInfo(
-        name="jina-embeddings-v4",
-        dim=2048,
-        matryoshka_dims=(128, 256, 512, 1024, 2048),
-        multivector_dim=128,
-        max_length=32768,
-    ),
+    name: _model_info(description) for name, description in MODELS.items()
 }
 
 
@@ -73,10 +88,13 @@ class APIBackend:
     Args:
         api_key: The key; defaults to ``JINA_API_KEY``, read again at the first request if
             still missing. Never shown in reprs, logs or errors.
-        base_url: The API's base URL (``POST {base_url}/embeddings``).
-        model: The API model name.
-        model_info: What the model produces; required for models not in
-            :data:`KNOWN_MODELS`, and handy for test servers serving other sizes.
+        base_url: The API's base URL (``POST {base_url}/embeddings``); the full endpoint
+            (``.../v1/embeddings``) is accepted too.
+        model: The API model name: one of :data:`univec.models.MODELS` (checked before
+            sending: tasks, inputs, dimensions, multi-vectors, late chunking), or any other
+            name, sent as given with a warning.
+        model_info: What the model produces, when it differs from the table (test servers
+            serving other sizes) or for a model univec does not know.
         timeout: Seconds one attempt may take.
         max_attempts: Most attempts per request, the first included.
         total_timeout: Most seconds one request may take, retries and waits included.
@@ -100,6 +118,9 @@ class APIBackend:
         >>> encoder = univec.Encoder.api(max_concurrency=3, requests_per_minute=2000)
         >>> vectors = encoder.encode(["hello"], task="retrieval.query", dimensions=512)
     """
+
+    #: Precisions the API computes itself (``embedding_type``); the encoder quantizes others.
+    native_precisions: tuple[str, ...] = ("binary", "ubinary")
 
     def __init__(
         self,
@@ -127,14 +148,26 @@ class APIBackend:
         from univec._optional import require
 
         require("httpx", "api")
+        description = describe(model)
+        if description is None:
+            # New releases must not break users: send the name as given, validate nothing.
+            warnings.warn(
+                f"univec does not know the API model {model!r} (it knows {list(MODELS)}): "
+                "requests are sent as given, without checking tasks, inputs or dimensions. "
+                "Pass model_info=univec.ModelInfo(...) to check the vector sizes.",
+                UserWarning,
+                stacklevel=3,
+            )
         if model_info is None:
-            if model not in KNOWN_MODELS:
-                raise ConfigurationError(
-                    f"Unknown API model {model!r}: univec knows {sorted(KNOWN_MODELS)}. For "
-                    "another model pass model_info=univec.ModelInfo(name=..., dim=..., "
-                    "matryoshka_dims=(...)) describing its outputs."
-                )
-            model_info = KNOWN_MODELS[model]
+            model_info = KNOWN_MODELS.get(model) or ModelInfo(
+                name=model, dim=0, matryoshka_dims=(), multivector_dim=0
+            )
+        if description is not None and max_batch_size == MAX_INPUTS_PER_REQUEST:
+            max_batch_size = description.max_inputs_per_request
+        if description is not None and late_chunking and not description.late_chunking:
+            raise ConfigurationError(
+                f"late_chunking=True is not available on {model}. {description.supports()}."
+            )
         _check_positive(
             {
                 "timeout": timeout,
@@ -152,18 +185,23 @@ class APIBackend:
         }
         _check_positive({name: value for name, value in limits.items() if value is not None})
         _check_positive({"backoff_base": backoff_base, "backoff_max": backoff_max}, allow_zero=True)
-        if not base_url.startswith(("http://", "https://")):
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"base_url={base_url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL!r}."
             )
         self.info = model_info
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        self.description = description
+        # jina-haystack and others take the full endpoint; requests go to {base_url}/embeddings.
+        self.base_url = base_url.rstrip("/").removesuffix("/embeddings")
         self._api_key = api_key or None
         self._timeout = float(timeout)
         self._retry = RetryPolicy(max_attempts, float(total_timeout), backoff_base, backoff_max)
         self._max_concurrency = max_concurrency
         self._max_batch_size = max_batch_size
+        self._request_cap = (
+            description.max_inputs_per_request if description else MAX_INPUTS_PER_REQUEST
+        )
         self._max_batch_tokens = max_batch_tokens
         self._max_length = min(max_length or model_info.max_length, model_info.max_length)
         self._truncate = truncate
@@ -187,6 +225,53 @@ class APIBackend:
         key = "'***'" if self._resolve_key() else "None"
         return f"APIBackend(model={self.model!r}, base_url={self.base_url!r}, api_key={key})"
 
+    # ----------------------------------------------------------------- model checks
+    def resolve_task(self, task: object) -> TaskSpec:
+        """The :class:`TaskSpec` of ``task`` if the model has it (any string for unknown models).
+
+        Raises:
+            InvalidTaskError: The model has no such task; the message lists the model's tasks.
+        """
+        if isinstance(task, TaskSpec):
+            task = task.name
+        if self.description is None:
+            if not isinstance(task, str) or not task:
+                raise InvalidTaskError(f"Unknown task {task!r}: pass the model's task string.")
+            return TASKS.get(task) or TaskSpec(task, "", "", task.endswith(".query"))
+        tasks = self.description.tasks
+        if not isinstance(task, str) or task not in tasks:
+            hint = ""
+            pair = [t for t in tasks if isinstance(task, str) and t.startswith(f"{task}.")]
+            if pair:
+                hint = f" {task!r} is a task family: use {pair}."
+            raise InvalidTaskError(
+                f"Unknown task {task!r} for {self.model}.{hint} Use one of: {', '.join(tasks)}."
+            )
+        return TASKS.get(task) or TaskSpec(task, "", "", task.endswith(".query"))
+
+    def _check(
+        self, items: Sequence[str | Image], multi: bool, late_chunking: bool, task: TaskSpec
+    ) -> None:
+        """Refuse, before sending, what the model lacks (the message says what it supports)."""
+        description = self.description
+        if description is None:
+            return
+        if multi and not description.multivector:
+            raise InvalidArgumentError(
+                f"multivector=True is not available on {self.model}: {description.supports()}. "
+                "Use jina-embeddings-v4 for multi-vectors."
+            )
+        if late_chunking and not description.late_chunking:
+            raise InvalidArgumentError(
+                f"late_chunking=True is not available on {self.model}: {description.supports()}."
+            )
+        if "image" not in description.inputs and any(not isinstance(i, str) for i in items):
+            raise InvalidInputError(
+                f"{self.model} embeds text only, but the inputs include images: "
+                f"{description.supports()}. Use jina-embeddings-v4 or jina-clip-v2 for images."
+            )
+        self.resolve_task(task)
+
     # ----------------------------------------------------------------- Backend protocol
     def embed(
         self,
@@ -196,9 +281,13 @@ class APIBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
         """Encode ``items`` through the API (blocking). See :meth:`aembed`."""
-        return self._engine.run(self._embed(items, task, dense, multi, dimensions))
+        return self._engine.run(
+            self._embed(items, task, dense, multi, dimensions, precision, late_chunking)
+        )
 
     async def aembed(
         self,
@@ -208,8 +297,15 @@ class APIBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
         """Encode ``items`` through the API without blocking the caller's event loop.
+
+        ``precision`` ``"binary"``/``"ubinary"`` asks the API for packed bits
+        (``embedding_type``); any other value gets float32 (the encoder quantizes).
+        ``late_chunking`` sends ``late_chunking: true`` for this call (also when the backend
+        was built with ``late_chunking=True``).
 
         Raises:
             APIAuthenticationError: No key, or the key was rejected.
@@ -218,7 +314,9 @@ class APIBackend:
                 transient failure outlasted the retry budget.
             APIResponseError: A response did not match its request.
         """
-        return await self._engine.arun(self._embed(items, task, dense, multi, dimensions))
+        return await self._engine.arun(
+            self._embed(items, task, dense, multi, dimensions, precision, late_chunking)
+        )
 
     def close(self) -> None:
         """Close the HTTP connections and stop the engine thread (reopened on next use)."""
@@ -232,21 +330,27 @@ class APIBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        precision: str = "float32",
+        late_chunking: bool = False,
     ) -> Embeddings:
+        late_chunking = late_chunking or self._late_chunking
+        precision = precision if precision in self.native_precisions else "float32"
+        self._check(items, multi, late_chunking, task)
         key = self._resolve_key()
         if not key:
             raise APIAuthenticationError(
                 f"No Jina API key: pass api_key=... to Encoder.api() or set {API_KEY_ENV}. "
                 "Get a key at https://jina.ai/embeddings."
             )
-        if self._late_chunking and not all(isinstance(item, str) for item in items):
+        if late_chunking and not all(isinstance(item, str) for item in items):
             raise InvalidInputError(
                 "late_chunking=True applies to text only, but the inputs include images. "
                 "Encode the images with an encoder built without late_chunking."
             )
         if not items:
+            width = packed_width(dimensions or self.info.dim, precision)
             return Embeddings(
-                np.zeros((0, dimensions or self.info.dim), np.float32) if dense else None,
+                np.zeros((0, width), precision_dtype(precision)) if dense else None,
                 [] if multi else None,
             )
         if all(isinstance(item, str) or item.kind == "url" for item in items):
@@ -255,19 +359,34 @@ class APIBackend:
             estimates = await asyncio.to_thread(
                 lambda: [estimate_tokens(item, self._max_length) for item in items]
             )
-        batches = plan_batches(
-            items, estimates, max_items=self._max_batch_size, max_tokens=self._max_batch_tokens
-        )
+        if late_chunking:
+            # One document, one request: the server pools each chunk over the whole text.
+            if len(items) > self._request_cap:
+                raise InvalidInputError(
+                    f"late_chunking=True sends the {len(items)} chunks as one request, but "
+                    f"{self.model} takes at most {self._request_cap} inputs a request. Use "
+                    "fewer, larger chunks (e.g. univec.late_chunking.embed_chunks with a larger "
+                    "max_chars)."
+                )
+            batches = [Batch(0, items, sum(estimates))]
+        else:
+            batches = plan_batches(
+                items, estimates, max_items=self._max_batch_size, max_tokens=self._max_batch_tokens
+            )
         kinds = [kind for kind, wanted in ((False, dense), (True, multi)) if wanted]
         jobs: list[Coroutine[Any, Any, tuple[list[np.ndarray], Usage]]] = []
         for multivector in kinds:
             request = EmbeddingRequest(
                 model=self.model,
-                task=task.name,
+                task=task.name
+                if self.description is None
+                else self.description.task_field(task.name),
                 multivector=multivector,
                 dimensions=None if multivector else dimensions,
                 truncate=self._truncate,
-                late_chunking=self._late_chunking,
+                late_chunking=late_chunking,
+                precision=precision,
+                fields=None if self.description is None else self.description.fields,
             )
             jobs.extend(
                 self._send(batch, request, key, number, len(batches))
@@ -291,7 +410,7 @@ class APIBackend:
             outputs[multivector] = [vector for vectors, _ in chunk for vector in vectors]
         dense_out = None
         if dense:
-            dense_out = np.stack(outputs[False]).astype(np.float32, copy=False)
+            dense_out = np.stack(outputs[False])
         return Embeddings(dense=dense_out, multi=outputs.get(True), usage=usage)
 
     async def _send(
@@ -329,6 +448,7 @@ class APIBackend:
             else request.dimensions or self.info.dim,
             multivector=request.multivector,
             request_id=reply.request_id,
+            precision=request.precision,
         )
         if self._limiter is not None:
             self._limiter.correct(batch.tokens, reply.reserved_tokens, usage.total_tokens)

@@ -11,7 +11,7 @@ import numpy as np
 
 from univec._optional import require
 from univec.backends.base import Embeddings, ModelInfo, truncate_dims
-from univec.errors import ConfigurationError
+from univec.errors import ClosedError, ConfigurationError, check_positive_int
 from univec.inputs import DEFAULT_DOWNLOAD_TIMEOUT, Image
 from univec.tasks import TaskSpec
 
@@ -73,11 +73,14 @@ class LocalBackend:
         max_pixels: int | None = None,
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
     ) -> None:
-        _check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
+        from univec.models import check_local_model
+
+        check_local_model(model)
+        check_positive_int("max_length", max_length, MAX_LENGTH_CAP)
         if token_budget is not None:
-            _check_positive_int("token_budget", token_budget)
+            check_positive_int("token_budget", token_budget)
         if max_batch_size is not None:
-            _check_positive_int("max_batch_size", max_batch_size)
+            check_positive_int("max_batch_size", max_batch_size)
         require("torch", "local")
         require("transformers", "local")
         from univec.backends.local.checkpoint import open_checkpoint
@@ -143,8 +146,12 @@ class LocalBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        late_chunking: bool = False,
     ) -> Embeddings:
         """Encode ``items`` (texts and images, in any mix), computing only what is asked.
+
+        ``late_chunking=True``: the items are text chunks of one document (see
+        :mod:`univec.late_chunking`); single vectors only.
 
         Returns:
             :class:`Embeddings` in input order; ``usage`` counts every token fed to the model.
@@ -153,7 +160,7 @@ class LocalBackend:
 
         with self._lock:
             if self.closed:
-                raise ConfigurationError(
+                raise ClosedError(
                     f"{self!r} was closed; create a new encoder to encode more inputs."
                 )
             if multi and self.model.multi_vector_projector is None:
@@ -161,6 +168,13 @@ class LocalBackend:
                     f"Checkpoint {self.info.name!r} has no multi-vector projector (a merged "
                     "vLLM variant?). Use jinaai/jina-embeddings-v4 for multi-vectors."
                 )
+            if late_chunking:  # whole-document passes: merge the task (no overlay)
+                from univec.backends.local.late_chunking import embed_late_chunks
+
+                self.adapters.activate(task.adapter)
+                chunks = [item for item in items if isinstance(item, str)]
+                vectors, usage = embed_late_chunks(self, chunks, task)
+                return Embeddings(dense=truncate_dims(vectors, dimensions), usage=usage)
             context = ForwardContext(
                 model=self.model,
                 preprocessor=self.preprocessor,
@@ -193,17 +207,25 @@ class LocalBackend:
         dense: bool,
         multi: bool,
         dimensions: int | None,
+        late_chunking: bool = False,
     ) -> Embeddings:
         """:meth:`embed` in a worker thread, so the event loop keeps running."""
         return await asyncio.to_thread(
-            self.embed, items, task, dense=dense, multi=multi, dimensions=dimensions
+            self.embed,
+            items,
+            task,
+            dense=dense,
+            multi=multi,
+            dimensions=dimensions,
+            late_chunking=late_chunking,
         )
 
     def close(self) -> None:
         """Drop the model (and free GPU memory), after the forward pass in progress, if any."""
         with self._lock:
-            self.closed = True
-            self.model = None
+            if not self.closed:
+                self.closed = True
+                del self.model  # frees the weights; embed() checks ``closed`` first
         if self.device.type == "cuda":
             import torch
 
@@ -213,12 +235,3 @@ class LocalBackend:
 def _estimated_tokens(items: list[str | Image]) -> int:
     """A cheap upper-side estimate of a call's tokens (before tokenising)."""
     return sum(len(item) // 3 + 8 if isinstance(item, str) else 800 for item in items)
-
-
-def _check_positive_int(name: str, value: object, cap: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name}={value!r} must be a positive integer.")
-    if cap is not None and value > cap:
-        raise ConfigurationError(
-            f"{name}={value!r} is over the model's limit of {cap} tokens. Use at most {cap}."
-        )

@@ -103,9 +103,10 @@ class TaskAdapters:
         for path, per_task in sorted(factors.items()):
             if not _is_targeted(path, config):
                 continue
-            name, key = _module_name(path), _checkpoint_key(path, self.checkpoint, pristine_keys)
+            name = _module_name(path)
+            weight_key = _checkpoint_key(path, self.checkpoint, pristine_keys)
             module = modules.get(name)
-            if not isinstance(module, nn.Linear) or key is None:
+            if not isinstance(module, nn.Linear) or weight_key is None:
                 raise CheckpointError(
                     f"Adapter module {path!r} in {str(adapter_dir)!r} has no matching linear "
                     "layer in the model."
@@ -118,7 +119,7 @@ class TaskAdapters:
                 tasks.add(task)
             rank = next(iter(pairs.values()))[0].shape[0]
             scaling = _scaling(path, rank, config)
-            self.targets.append(_Target(module, key, scaling, pairs))
+            self.targets.append(_Target(module, weight_key, scaling, pairs))
         order = self.checkpoint.config.get("task_names") or sorted(tasks)
         self.tasks = tuple(task for task in order if task in tasks)
 

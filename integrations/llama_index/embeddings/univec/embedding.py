@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from llama_index.core.embeddings import MultiModalEmbedding
 from llama_index.core.schema import ImageType
 
 from univec.encoder import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL, Encoder
+from univec.errors import ConfigurationError
 from univec_frameworks import FamilyEncoder, as_image, as_texts
 
 __all__ = ["UnivecEmbedding"]
@@ -48,17 +49,38 @@ class UnivecEmbedding(MultiModalEmbedding):
     encoder_options: dict[str, Any] | None = Field(
         default=None, description="Further options of Encoder.local / Encoder.api."
     )
-    task: Literal["retrieval", "code", "text-matching"] = Field(
-        default="retrieval", description="Task family: queries get .query, documents .passage."
+    task: str = Field(
+        default="retrieval",
+        description="Task family or full task string (e.g. 'retrieval.passage'): queries get "
+        "the family's .query task, documents its .passage task.",
     )
     dimensions: int | None = Field(default=None, description="Matryoshka truncation, or None.")
+    late_chunking: bool = Field(
+        default=False,
+        description="The texts of one embedding batch are chunks of one document (pre-split).",
+    )
+
+    # Unknown keyword arguments are errors, never silently ignored.
+    model_config = ConfigDict(
+        protected_namespaces=("pydantic_model_",), arbitrary_types_allowed=True, extra="forbid"
+    )
 
     _family: FamilyEncoder = PrivateAttr()
 
     def __init__(self, encoder: Encoder | None = None, **data: Any) -> None:
-        if "model_name" not in data:
-            default = DEFAULT_API_MODEL if data.get("backend") == "api" else DEFAULT_LOCAL_MODEL
-            data["model_name"] = data.get("model") or (encoder.info.name if encoder else default)
+        # model_name (LlamaIndex's field) reports the model really used: it names the model
+        # when model is not given, and may not contradict it.
+        named = data.get("model_name")
+        if named is not None and data.get("model") is None and encoder is None:
+            data["model"] = named
+        default = DEFAULT_API_MODEL if data.get("backend") == "api" else DEFAULT_LOCAL_MODEL
+        used = encoder.info.name if encoder is not None else data.get("model") or default
+        if named is not None and named != used:
+            raise ConfigurationError(
+                f"model_name={named!r} is not the model this embedding uses ({used!r}). Drop "
+                "model_name (it is set from model=) or pass the same name."
+            )
+        data["model_name"] = used
         super().__init__(**data)
         self._family = FamilyEncoder.from_settings(self, encoder)
 

@@ -19,6 +19,14 @@ from haystack_integrations.components.embedders.univec.document_embedder import 
 from haystack_integrations.components.embedders.univec.document_image_embedder import (  # noqa: E402
     UnivecDocumentImageEmbedder,
 )
+from haystack_integrations.components.embedders.univec.image_embedder import (  # noqa: E402
+    UnivecImageEmbedder,
+)
 from haystack_integrations.components.embedders.univec.text_embedder import UnivecTextEmbedder  # noqa: E402
 
-__all__ = ["UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecTextEmbedder"]
+__all__ = [
+    "UnivecDocumentEmbedder",
+    "UnivecDocumentImageEmbedder",
+    "UnivecImageEmbedder",
+    "UnivecTextEmbedder",
+]

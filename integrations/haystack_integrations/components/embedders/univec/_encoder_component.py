@@ -10,6 +10,7 @@ from haystack import Document, default_from_dict, default_to_dict
 from haystack.core.errors import SerializationError
 from haystack.utils import Secret, deserialize_secrets_inplace
 
+from univec.backends.base import Usage
 from univec.encoder import Encoder
 from univec_frameworks import FamilyEncoder
 
@@ -47,6 +48,7 @@ class EncoderComponent:
     max_length: int | None
     api_key: Secret | None
     base_url: str | None
+    late_chunking: bool
     encoder_options: dict[str, Any] | None
     task: str
     dimensions: int | None
@@ -54,8 +56,24 @@ class EncoderComponent:
     def _init_parameters(self, arguments: dict[str, Any]) -> None:
         for name in _parameter_names(type(self)):
             setattr(self, name, arguments[name])
+        if isinstance(self.api_key, str):
+            # The Haystack way: a plain key becomes a token Secret. It works at run time;
+            # to_dict() then refuses it (Haystack does not serialise tokens) and says to use
+            # Secret.from_env_var("JINA_API_KEY") instead.
+            self.api_key = Secret.from_token(self.api_key)
         # Checks the configuration now; the model is loaded (or the client opened) in warm_up.
         self._family = FamilyEncoder.from_settings(self, self.encoder)
+
+    def close(self) -> None:
+        """Release the encoder (``Pipeline.close()`` calls this); ``warm_up`` reopens it."""
+        self._family.close()
+
+    def _meta(self, usage: Usage) -> dict[str, Any]:
+        """``meta`` of a run, as jina-haystack returns it: the model and the tokens used."""
+        return {
+            "model": self._family.model_name,
+            "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens},
+        }
 
     def warm_up(self) -> None:
         """Load the model (local backend) or create the client (API backend)."""

@@ -13,6 +13,7 @@ from haystack_integrations.components.embedders.univec._encoder_component import
     check_documents,
     default_api_key,
 )
+from univec.backends.base import Embeddings
 from univec.encoder import Encoder
 
 
@@ -47,15 +48,16 @@ class UnivecDocumentEmbedder(EncoderComponent):
         device: str | None = None,
         dtype: str | None = None,
         max_length: int | None = None,
-        api_key: Secret | None = default_api_key(),  # noqa: B008
+        api_key: Secret | str | None = default_api_key(),  # noqa: B008
         base_url: str | None = None,
         encoder_options: dict[str, Any] | None = None,
-        task: Literal["retrieval", "code", "text-matching"] = "retrieval",
+        task: str = "retrieval",
         dimensions: int | None = None,
         batch_size: int = 32,
         progress_bar: bool = True,
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
+        late_chunking: bool = False,
     ) -> None:
         """Create the component; the model is loaded in ``warm_up``.
 
@@ -67,15 +69,22 @@ class UnivecDocumentEmbedder(EncoderComponent):
             device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
             dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
             max_length: Tokens per input; longer text is truncated.
-            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
+            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`);
+                a plain string is wrapped with `Secret.from_token` (not serialisable).
             base_url: API base URL.
             encoder_options: Further options of `Encoder.local` / `Encoder.api`.
-            task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
+            task: Task family (`"retrieval"`, `"code"`, `"text-matching"`; an API model's own
+                families) or a full task string as jina-haystack takes it
+                (`"retrieval.passage"`): queries get the query task, documents the passage task.
             dimensions: Matryoshka truncation, or `None` for the full size.
             batch_size: Documents per encoder call.
             progress_bar: Show a progress bar over the batches.
             meta_fields_to_embed: Meta fields whose values are embedded with the content.
             embedding_separator: Separator between the meta values and the content.
+            late_chunking: The Documents are chunks of longer documents (pre-split, e.g. by
+                `DocumentSplitter`): the chunks of each source document (same
+                `meta["source_id"]`; without it, all Documents of a run) are encoded as one
+                sequence, so each chunk's vector sees its whole document.
         """
         self._init_parameters(locals())
         self.meta_fields_to_embed = meta_fields_to_embed or []
@@ -91,7 +100,7 @@ class UnivecDocumentEmbedder(EncoderComponent):
             texts.append(self.embedding_separator.join([*meta_values, document.content or ""]))
         return texts
 
-    @component.output_types(documents=list[Document])
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:
         """Embed Documents.
 
@@ -99,28 +108,46 @@ class UnivecDocumentEmbedder(EncoderComponent):
             documents: The Documents to embed.
 
         Returns:
-            `documents`: copies of the Documents with `embedding` set.
+            `documents`: copies of the Documents with `embedding` set; `meta`: `model` and
+            `usage` (`prompt_tokens`, `total_tokens`), as jina-haystack returns them.
 
         Raises:
             TypeError: `documents` is not a list of Documents.
         """
         texts = self._texts(documents)
         self.warm_up()
-        vectors = self._family.embed_documents(
-            texts, batch_size=self.batch_size, progress_bar=self.progress_bar
+        result = self._family.embed_documents_result(
+            texts,
+            batch_size=self.batch_size,
+            progress_bar=self.progress_bar,
+            groups=_source_groups(documents) if self.late_chunking else None,
         )
-        return _with_embeddings(documents, vectors.tolist())
+        return self._with_embeddings(documents, result)
 
-    @component.output_types(documents=list[Document])
+    @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
         """Async form of `run`."""
         texts = self._texts(documents)
         await self.warm_up_async()
-        vectors = await self._family.aembed_documents(
-            texts, batch_size=self.batch_size, progress_bar=self.progress_bar
+        result = await self._family.aembed_documents_result(
+            texts,
+            batch_size=self.batch_size,
+            progress_bar=self.progress_bar,
+            groups=_source_groups(documents) if self.late_chunking else None,
         )
-        return _with_embeddings(documents, vectors.tolist())
+        return self._with_embeddings(documents, result)
+
+    def _with_embeddings(self, documents: list[Document], result: Embeddings) -> dict[str, Any]:
+        vectors = result.dense.tolist()  # type: ignore[union-attr]
+        return {
+            "documents": [replace(d, embedding=v) for d, v in zip(documents, vectors, strict=True)],
+            "meta": self._meta(result.usage),
+        }
 
 
-def _with_embeddings(documents: list[Document], vectors: list[list[float]]) -> dict[str, Any]:
-    return {"documents": [replace(d, embedding=v) for d, v in zip(documents, vectors, strict=True)]}
+def _source_groups(documents: list[Document]) -> list[list[int]]:
+    """Positions of the chunks of each source document (``meta["source_id"]``), in order."""
+    groups: dict[object, list[int]] = {}
+    for position, document in enumerate(documents):
+        groups.setdefault(document.meta.get("source_id"), []).append(position)
+    return list(groups.values())

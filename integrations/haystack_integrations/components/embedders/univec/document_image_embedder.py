@@ -18,13 +18,15 @@ from haystack_integrations.components.embedders.univec._encoder_component import
     default_api_key,
 )
 from univec.encoder import Encoder
+from univec_frameworks import as_image
 
 
 @component
 class UnivecDocumentImageEmbedder(EncoderComponent):
     """Embeds the image file each Document names in a meta field, in the text vectors' space.
 
-    As Haystack's own image embedders do, the file path is read from `meta[file_path_meta_field]`
+    A Document's image is its `blob` (a `ByteStream` holding image bytes) when it names no
+    file; otherwise, as Haystack's own image embedders do, the path is read from `meta[file_path_meta_field]`
     (relative to `root_path` if given, which it may not escape); a PDF needs `meta["page_number"]`
     and that page is rendered. Images are embedded with the task family's passage side, so a
     :class:`UnivecTextEmbedder` query with the same `task` retrieves them. The returned Documents
@@ -55,10 +57,10 @@ class UnivecDocumentImageEmbedder(EncoderComponent):
         device: str | None = None,
         dtype: str | None = None,
         max_length: int | None = None,
-        api_key: Secret | None = default_api_key(),  # noqa: B008
+        api_key: Secret | str | None = default_api_key(),  # noqa: B008
         base_url: str | None = None,
         encoder_options: dict[str, Any] | None = None,
-        task: Literal["retrieval", "code", "text-matching"] = "retrieval",
+        task: str = "retrieval",
         dimensions: int | None = None,
         file_path_meta_field: str = "file_path",
         root_path: str | None = None,
@@ -75,10 +77,13 @@ class UnivecDocumentImageEmbedder(EncoderComponent):
             device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
             dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
             max_length: Tokens per input.
-            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
+            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`);
+                a plain string is wrapped with `Secret.from_token` (not serialisable).
             base_url: API base URL.
             encoder_options: Further options of `Encoder.local` / `Encoder.api`.
-            task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
+            task: Task family (`"retrieval"`, `"code"`, `"text-matching"`; an API model's own
+                families) or a full task string as jina-haystack takes it
+                (`"retrieval.passage"`): queries get the query task, documents the passage task.
             dimensions: Matryoshka truncation, or `None` for the full size.
             file_path_meta_field: Meta field holding the image or PDF path.
             root_path: Directory the paths are relative to; `None`: paths are used as given.
@@ -89,18 +94,33 @@ class UnivecDocumentImageEmbedder(EncoderComponent):
 
     def _images(self, documents: Any) -> list[Any]:
         documents = check_documents(documents, "UnivecDocumentImageEmbedder")
-        # Haystack's own helpers: the same path checks and PDF rendering as its image embedders.
-        sources = _extract_image_sources_info(
-            documents=documents,
-            file_path_meta_field=self.file_path_meta_field,
-            root_path=self.root_path or "",
-        )
-        images: list[Any] = [source["path"] for source in sources]
-        pdf_pages = [
-            {"doc_idx": index, "path": source["path"], "page_number": source["page_number"]}
-            for index, source in enumerate(sources)
-            if source["mime_type"] == "application/pdf"
+        # A Document may carry its image itself (blob, a ByteStream) instead of naming a file.
+        from_blob = [
+            d.blob is not None and d.meta.get(self.file_path_meta_field) is None for d in documents
         ]
+        named = [d for d, blob in zip(documents, from_blob, strict=True) if not blob]
+        # Haystack's own helpers: the same path checks and PDF rendering as its image embedders.
+        sources = iter(
+            _extract_image_sources_info(
+                documents=named,
+                file_path_meta_field=self.file_path_meta_field,
+                root_path=self.root_path or "",
+            )
+            if named
+            else []
+        )
+        images: list[Any] = []
+        pdf_pages = []
+        for index, (document, blob) in enumerate(zip(documents, from_blob, strict=True)):
+            if blob and document.blob is not None:
+                images.append(as_image(document.blob.data))
+                continue
+            source = next(sources)
+            images.append(source["path"])
+            if source["mime_type"] == "application/pdf":
+                pdf_pages.append(
+                    {"doc_idx": index, "path": source["path"], "page_number": source["page_number"]}
+                )
         rendered = _batch_convert_pdf_pages_to_images(pdf_page_infos=pdf_pages)  # type: ignore[arg-type]
         for page in pdf_pages:
             if page["doc_idx"] not in rendered:

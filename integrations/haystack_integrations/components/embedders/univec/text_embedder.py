@@ -40,10 +40,10 @@ class UnivecTextEmbedder(EncoderComponent):
         device: str | None = None,
         dtype: str | None = None,
         max_length: int | None = None,
-        api_key: Secret | None = default_api_key(),  # noqa: B008
+        api_key: Secret | str | None = default_api_key(),  # noqa: B008
         base_url: str | None = None,
         encoder_options: dict[str, Any] | None = None,
-        task: Literal["retrieval", "code", "text-matching"] = "retrieval",
+        task: str = "retrieval",
         dimensions: int | None = None,
     ) -> None:
         """Create the component; the model is loaded in ``warm_up``.
@@ -56,10 +56,13 @@ class UnivecTextEmbedder(EncoderComponent):
             device: Local device (`"cuda"`, `"mps"`, `"cpu"`); `None` = best available.
             dtype: Local dtype (`"float32"`, `"bfloat16"`, ...); `None` = automatic.
             max_length: Tokens per input; longer text is truncated.
-            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`).
+            api_key: The API key, serialised as an env-var reference (default `JINA_API_KEY`);
+                a plain string is wrapped with `Secret.from_token` (not serialisable).
             base_url: API base URL.
             encoder_options: Further options of `Encoder.local` / `Encoder.api`.
-            task: Task family: `"retrieval"`, `"code"` or `"text-matching"`.
+            task: Task family (`"retrieval"`, `"code"`, `"text-matching"`; an API model's own
+                families) or a full task string as jina-haystack takes it
+                (`"retrieval.passage"`): queries get the query task, documents the passage task.
             dimensions: Matryoshka truncation, or `None` for the full size.
         """
         self._init_parameters(locals())
@@ -72,7 +75,7 @@ class UnivecTextEmbedder(EncoderComponent):
             )
         return text
 
-    @component.output_types(embedding=list[float])
+    @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:
         """Embed one string.
 
@@ -80,18 +83,21 @@ class UnivecTextEmbedder(EncoderComponent):
             text: The text to embed.
 
         Returns:
-            `embedding`: the vector, as a list of floats.
+            `embedding`: the vector, as a list of floats; `meta`: `model` and `usage`
+            (`prompt_tokens`, `total_tokens`), as jina-haystack's embedders return them.
 
         Raises:
             TypeError: `text` is not a string.
         """
         self._check(text)
         self.warm_up()
-        return {"embedding": self._family.embed_queries([text])[0].tolist()}
+        result = self._family.embed_queries_result([text])
+        return {"embedding": result.dense[0].tolist(), "meta": self._meta(result.usage)}  # type: ignore[index]
 
-    @component.output_types(embedding=list[float])
+    @component.output_types(embedding=list[float], meta=dict[str, Any])
     async def run_async(self, text: str) -> dict[str, Any]:
         """Async form of `run`."""
         self._check(text)
         await self.warm_up_async()
-        return {"embedding": (await self._family.aembed_queries([text]))[0].tolist()}
+        result = await self._family.aembed_queries_result([text])
+        return {"embedding": result.dense[0].tolist(), "meta": self._meta(result.usage)}  # type: ignore[index]
