@@ -109,16 +109,17 @@ def test_from_env_reads_every_variable(tiny_model_path) -> None:
 
 def test_shared_encoder_loads_one_model_per_configuration(tiny_model_path) -> None:
     before = _live_local_backends()
-    config = EncoderConfig(model=str(tiny_model_path), device="cpu")
+    # max_length 77 / 78: configurations no other test shares, so none is cached yet.
+    config = EncoderConfig(model=str(tiny_model_path), device="cpu", max_length=77)
     first = shared_encoder(config)
-    second = shared_encoder(EncoderConfig(model=str(tiny_model_path), device="cpu"))
-    other = shared_encoder(config.with_options(max_length=64))
+    second = shared_encoder(EncoderConfig(model=str(tiny_model_path), device="cpu", max_length=77))
+    other = shared_encoder(config.with_options(max_length=78))
     assert first is second and other is not first
     assert _live_local_backends() == before + 2
 
     release_encoder(config, first)
     assert first.encode(["still open"], "retrieval.query").shape == (1, 64)
     release_encoder(config, second)
-    release_encoder(config.with_options(max_length=64), other)
+    release_encoder(config.with_options(max_length=78), other)
     del first, second, other
     assert _live_local_backends() == before

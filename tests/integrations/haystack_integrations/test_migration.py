@@ -102,7 +102,9 @@ def test_plain_string_api_key_is_wrapped(jina_api_server, api_encoder, monkeypat
 
 
 def test_pipeline_close_releases_the_encoder(tiny_model_path):
-    embedder = UnivecTextEmbedder(model=str(tiny_model_path), device="cpu")
+    # Components of one configuration share an encoder; max_length=99 is this test's alone, so
+    # giving its share back closes it.
+    embedder = UnivecTextEmbedder(model=str(tiny_model_path), device="cpu", max_length=99)
     pipeline = Pipeline()
     pipeline.add_component("embedder", embedder)
     pipeline.run({"embedder": {"text": "hello"}})
