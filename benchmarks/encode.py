@@ -1,24 +1,32 @@
-"""Encoding benchmark of the local backend against a plain reference-style baseline.
+"""Encoding benchmark of the local backend against the reference's inference procedure.
 
 Builds a checkpoint in the real jina-embeddings-v4 layout (``config.json``, ``model.safetensors``
 with ``model.language_model.*`` / ``model.visual.*`` keys, the multi-vector projector, a PEFT
 ``adapters/`` directory with three task LoRAs) with random weights at a configurable size,
-reusing the tiny test fixture's tokenizer and image processor files. It then encodes a few
-hundred texts of mixed lengths twice in the same process:
+reusing the tiny test fixture's tokenizer and image processor files. Then, in one process,
+with the two sides interleaved (``--repeats`` alternating runs, medians reported):
 
-- **univec**: ``univec.Encoder.local`` (LoRA merged once, inputs sorted and packed by a token
-  budget, last hidden state only, only the single vectors requested).
-- **baseline**: what the reference implementation does: fixed batches of 8 in input order
-  padded to the longest, LoRA unmerged (forward hooks on every targeted linear), every layer's
-  hidden state kept, the LM head's logits computed, single and multi vectors both computed.
+- **univec**: ``univec.Encoder.local`` (LoRA merged once per task, inputs sorted and packed
+  by a token budget, last hidden state only, only the outputs requested, images prepared in
+  a thread pool while the forward passes run).
+- **reference** (``--baseline faithful``, default): the reference implementation's inference
+  procedure step by step: fixed batches of 8 in input order padded to the longest, LoRA
+  unmerged in per-layer adapter modules (PEFT-style ``base(x) + B(A(dropout(x))) * s``),
+  every layer's hidden state kept, the LM head's logits computed, single and multi vectors
+  both computed on every call, bfloat16 autocast when run in bfloat16 (weights as shipped).
+- **plain** (``--baseline plain``): the same loop without the adapter modules, autocast and
+  per-batch host copies (the earlier, kinder baseline).
 
-Both run in float32 on the same weights with the same attention kernel; the script checks
-that they give the same vectors, then prints texts/s, tokens/s and peak memory (growth of
-the resident set size while encoding, sampled every 2 ms) with univec/baseline ratios, and
-saves a bar plot to ``benchmarks/results/encode.png`` when matplotlib is installed.
+Jobs (``--jobs``): ``texts`` (mixed-length texts, float32 and bfloat16), ``images`` (16
+images, float32 and bfloat16), ``long`` (one 8,000-token document), ``switch``
+(alternating-task queries against same-task queries, univec only, re-merge vs unmerged
+overlay), ``stream`` (``iter_encode`` over a generator of short texts: peak RSS at
+``--stream-texts`` vs 1% of it). Each prints items/s, tokens/s, peak RSS growth while
+encoding, the ratios and PASS/FAIL against the targets of the speed issue; the plot goes to
+``benchmarks/results/encode.png`` (git-ignored).
 
-    python benchmarks/encode.py                              # ~1-2 min on 2 CPU cores
-    python benchmarks/encode.py --hidden 1024 --layers 12 --texts 500
+    python benchmarks/encode.py                      # every job, ~10 min on 2 busy cores
+    python benchmarks/encode.py --jobs texts --dtypes float32 --repeats 3
     python benchmarks/encode.py --checkpoint /path/to/jina-embeddings-v4 --device cuda
 
 The default vocabulary (8,192) keeps the LM head at about the share of the decoder's compute
@@ -33,11 +41,12 @@ import gc
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +55,10 @@ import torch
 
 import univec
 from univec.backends.local.checkpoint import open_checkpoint
+from univec.backends.local.forward import _vision_span
 from univec.backends.local.lora import TaskAdapters
 from univec.backends.local.model import build_backbone, load_model
+from univec.backends.local.preprocessing import EncodedInput, Preprocessor
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny-jev4"
@@ -146,7 +157,13 @@ def build_checkpoint(
     for holder in (config, config["text_config"]):
         holder["rope_scaling"] = {**holder["rope_scaling"], "mrope_section": section}
     config["vocab_size"] = vocab
-    config["vision_config"]["out_hidden_size"] = hidden
+    vision = config["vision_config"]
+    vision.update(  # scaled with the decoder (the real towers: 1280 vs 2048 hidden)
+        hidden_size=max(hidden // 2, 32),
+        num_heads=max(hidden // 128, 2),
+        intermediate_size=max(hidden, 64),
+        out_hidden_size=hidden,
+    )
     config["matryoshka_dims"] = sorted({hidden // 4, hidden // 2, hidden})
     (target / "config.json").write_text(json.dumps(config, indent=1))
 
@@ -203,61 +220,165 @@ def make_texts(count: int, seed: int, max_words: int) -> list[str]:
     return [" ".join(rng.choice(WORDS, size=n)) for n in lengths]
 
 
-# --------------------------------------------------------------------------- baseline
-class Baseline:
-    """The reference's way of encoding, on stock transformers (see the module docstring)."""
+def make_images(count: int, seed: int) -> list[univec.Image]:
+    """PNG images of mixed sizes (100k to 600k pixels: 128 to 768 image tokens)."""
+    import io
 
-    def __init__(self, path: Path, device: torch.device, batch_size: int = 8) -> None:
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(seed)
+    images = []
+    for _ in range(count):
+        width, height = (int(v) for v in rng.integers(300, 900, size=2))
+        pixels = rng.integers(0, 255, size=(height // 8, width // 8, 3), dtype=np.uint8)
+        pil = PILImage.fromarray(pixels).resize((width, height))  # smooth-ish content
+        buffer = io.BytesIO()
+        pil.save(buffer, format="PNG")
+        images.append(univec.Image(buffer.getvalue()))
+    return images
+
+
+def make_long_text(preprocessor: Preprocessor, tokens: int, seed: int) -> str:
+    """One document of about ``tokens`` tokens (with the task prefix)."""
+    rng = np.random.default_rng(seed)
+    words = list(rng.choice(WORDS, size=tokens))
+    text = " ".join(words)
+    while len(preprocessor.texts([text], "Passage: ")[0].input_ids) > tokens:
+        words = words[: int(len(words) * 0.97)]
+        text = " ".join(words)
+    return text
+
+
+# --------------------------------------------------------------------------- reference
+class LoraLinear(torch.nn.Module):
+    """A linear layer with its task adapters unmerged, as the reference (PEFT-style) runs it."""
+
+    def __init__(self, base: torch.nn.Linear, factors: dict, scaling: float, owner: Any) -> None:
+        super().__init__()
+        self.base_layer, self.scaling, self.owner = base, scaling, owner
+        self.dropout = torch.nn.Identity()  # lora_dropout at inference
+        self.lora_A = torch.nn.ModuleDict()
+        self.lora_B = torch.nn.ModuleDict()
+        for task, (lora_a, lora_b) in factors.items():
+            down = torch.nn.Linear(lora_a.shape[1], lora_a.shape[0], bias=False)
+            up = torch.nn.Linear(lora_b.shape[1], lora_b.shape[0], bias=False)
+            down.weight.data = lora_a.to(base.weight.device, base.weight.dtype)
+            up.weight.data = lora_b.to(base.weight.device, base.weight.dtype)
+            self.lora_A[task], self.lora_B[task] = down, up
+        self.weight = base.weight  # transformers reads .weight.dtype in places
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        result = self.base_layer(x)
+        task = self.owner.task
+        lora_a, lora_b = self.lora_A[task], self.lora_B[task]
+        x = x.to(lora_a.weight.dtype)
+        return result + lora_b(lora_a(self.dropout(x))) * self.scaling
+
+
+class Reference:
+    """The reference's way of encoding, on stock transformers (see the module docstring).
+
+    Args:
+        path: Checkpoint directory.
+        device: Torch device.
+        dtype: ``float32`` (autocast off) or ``bfloat16`` (weights in bfloat16, autocast on).
+        faithful: Adapter modules, autocast and per-batch copies as the reference; ``False``
+            is the plain loop (forward hooks for the LoRA, no autocast).
+    """
+
+    def __init__(
+        self, path: Path, device: torch.device, dtype: torch.dtype, *, faithful: bool = True
+    ) -> None:
         self.checkpoint = open_checkpoint(path)
-        self.model = load_model(self.checkpoint, device=device, dtype=torch.float32)
-        self.device, self.batch_size = device, batch_size
-        from univec.backends.local.preprocessing import Preprocessor
-
+        # transformers' own modules throughout (univec's vision fast paths off).
+        self.model = load_model(self.checkpoint, device=device, dtype=dtype, fast_paths=False)
+        self.device, self.dtype, self.faithful, self.batch_size = device, dtype, faithful, 8
         self.preprocessor = Preprocessor(self.checkpoint, max_length=32768)
         embed = self.model.backbone.language_model.embed_tokens.weight
         self.lm_head = torch.nn.Linear(embed.shape[1], embed.shape[0], bias=False, device=device)
         self.lm_head.weight = embed  # tied, as in Qwen2.5-VL
-        # Unmerged LoRA: W x + s * B (A x) on every targeted linear, on every call. TaskAdapters
-        # only reads the factors here; its activate() (the merge) is never called.
+        # TaskAdapters only reads the factors here; its activate() (the merge) is never called.
         adapters = TaskAdapters(self.checkpoint, self.model)
         self.task = "retrieval"
+        modules = dict(self.model.named_modules())
         for target in adapters.targets:
-            target.module.register_forward_hook(self._hook(target))
+            if faithful:
+                name = next(n for n, m in modules.items() if m is target.module)
+                parent_name, _, child = name.rpartition(".")
+                parent = modules[parent_name] if parent_name else self.model
+                wrapped = LoraLinear(target.module, target.factors, target.scaling, self)
+                setattr(parent, child, wrapped)
+            else:
+                target.module.register_forward_hook(self._hook(target))
 
-    def _hook(self, target: Any):
-        def add_lora(module, args, output):
+    def _hook(self, target: Any) -> Callable[..., torch.Tensor]:
+        def add_lora(module: Any, args: Any, output: torch.Tensor) -> torch.Tensor:
             lora_a, lora_b = target.factors[self.task]
             return output + target.scaling * (args[0] @ lora_a.T) @ lora_b.T
 
         return add_lora
 
+    def _autocast(self) -> Any:
+        enabled = self.faithful and self.dtype == torch.bfloat16
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
     @torch.inference_mode()
-    def encode(self, texts: list[str], prefix: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    def encode(self, items: list[Any], prefix: str) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Single and multi vectors of texts or images (all of one kind), input order."""
         dense, multi = [], []
-        for start in range(0, len(texts), self.batch_size):
-            encoded = self.preprocessor.texts(texts[start : start + self.batch_size], prefix)
+        pre = self.preprocessor
+        for start in range(0, len(items), self.batch_size):
+            chunk = items[start : start + self.batch_size]
+            if isinstance(chunk[0], str):
+                encoded = pre.texts(chunk, prefix)
+            else:
+                encoded = [pre.image(image) for image in chunk]
             width = max(len(item.input_ids) for item in encoded)
-            ids = torch.zeros((len(encoded), width), dtype=torch.long)
+            ids = torch.full((len(encoded), width), pre.pad_id, dtype=torch.long)
             mask = torch.zeros_like(ids)
             for row, item in enumerate(encoded):
                 ids[row, : len(item.input_ids)] = torch.tensor(item.input_ids)
                 mask[row, : len(item.input_ids)] = 1
-            output = self.model.backbone(
-                input_ids=ids, attention_mask=mask, output_hidden_states=True, use_cache=False
-            )
-            hidden = output.hidden_states[-1]
-            _logits = self.lm_head(hidden)
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1)
-            dense.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-            tokens = torch.nn.functional.normalize(
-                self.model.multi_vector_projector(hidden), dim=-1
-            )
-            tokens = tokens * weights
+            kwargs = _image_kwargs(encoded, ids, pre, self.device)
+            ids, mask = ids.to(self.device), mask.to(self.device)
+            with self._autocast():
+                self.model.backbone.rope_deltas = None
+                output = self.model.backbone(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    output_hidden_states=True,
+                    use_cache=False,
+                    **kwargs,
+                )
+                hidden = output.hidden_states[-1]
+                _logits = self.lm_head(hidden)
+                weights = mask
+                if kwargs:
+                    weights = mask * _vision_span(ids, pre.vision_start_id, pre.vision_end_id)
+                weights = weights.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * weights).sum(1) / weights.sum(1)
+                single = torch.nn.functional.normalize(pooled.float(), dim=-1)
+                tokens = torch.nn.functional.normalize(
+                    self.model.multi_vector_projector(hidden).float(), dim=-1
+                ) * mask.unsqueeze(-1)
+            dense.append(single.cpu().numpy())
             multi.extend(
-                tokens[row, : len(item.input_ids)].numpy() for row, item in enumerate(encoded)
+                tokens[row, : len(item.input_ids)].cpu().numpy() for row, item in enumerate(encoded)
             )
         return np.concatenate(dense), multi
+
+
+def _image_kwargs(
+    encoded: list[EncodedInput], ids: torch.Tensor, pre: Preprocessor, device: torch.device
+) -> dict[str, torch.Tensor]:
+    images = [item for item in encoded if item.is_image]
+    if not images:
+        return {}
+    return {
+        "pixel_values": torch.cat([item.pixel_values for item in images]).to(device),  # type: ignore[misc]
+        "image_grid_thw": torch.cat([item.image_grid_thw for item in images]).to(device),  # type: ignore[misc]
+        "mm_token_type_ids": (ids == pre.image_token_id).int().to(device),
+    }
 
 
 # --------------------------------------------------------------------------- measuring
@@ -307,36 +428,213 @@ class PeakRSS:
 
 
 @dataclass
-class Result:
-    name: str
-    seconds: float
-    texts: int
-    tokens: int
-    peak_bytes: int
+class Side:
+    """Repeated measurements of one side of a comparison."""
 
-    @property
-    def texts_per_s(self) -> float:
-        return self.texts / self.seconds
+    seconds: list[float] = field(default_factory=list)
+    peaks: list[int] = field(default_factory=list)
+    output: Any = None
 
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens / self.seconds
-
-
-def run(name: str, encode, texts: list[str], tokens: int, repeats: int) -> tuple[Result, Any]:
-    encode(texts[:8])  # warm-up
-    best, output = None, None
-    for _ in range(repeats):
+    def measure(self, encode: Callable[[], Any], sync: Callable[[], None]) -> None:
         with PeakRSS() as memory:
             start = time.perf_counter()
-            output = encode(texts)
+            self.output = encode()
+            sync()
+            self.seconds.append(time.perf_counter() - start)
+        self.peaks.append(memory.peak)
+
+    @property
+    def time(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak(self) -> int:
+        return int(statistics.median(self.peaks))
+
+
+@dataclass
+class Row:
+    """One comparison: univec against the reference on a job."""
+
+    job: str
+    unit: str
+    amount: int  # items
+    tokens: int
+    reference: Side
+    univec: Side
+    diff: float
+    targets: list[tuple[str, bool]]
+
+    @property
+    def speedup(self) -> float:
+        return self.reference.time / self.univec.time
+
+    @property
+    def memory(self) -> float:
+        return self.univec.peak / max(self.reference.peak, 1)
+
+
+def interleaved(
+    repeats: int,
+    reference: Callable[[], Any],
+    ours: Callable[[], Any],
+    sync: Callable[[], None],
+) -> tuple[Side, Side]:
+    """Both sides ``repeats`` times, alternating which goes first."""
+    ref, uni = Side(), Side()
+    for repeat in range(repeats):
+        order = [(ref, reference), (uni, ours)]
+        for side, encode in order if repeat % 2 == 0 else order[::-1]:
+            side.measure(encode, sync)
+    return ref, uni
+
+
+def max_diff(ours: Any, reference: np.ndarray) -> float:
+    return float(np.abs(np.asarray(ours, np.float32) - reference).max())
+
+
+# --------------------------------------------------------------------------- jobs
+#: (job, dtype) -> (minimum speedup, most memory ratio) from the speed issue; None: no target.
+TARGETS: dict[tuple[str, str], tuple[float | None, float | None]] = {
+    ("texts", "float32"): (6.5, 0.3),
+    ("texts", "bfloat16"): (4.3, None),
+    ("images", "float32"): (10.0, None),
+    ("images", "bfloat16"): (None, None),
+    ("long", "float32"): (1.35, 0.3),
+    ("long", "bfloat16"): (None, None),
+}
+
+
+def compare(
+    job: str,
+    dtype: str,
+    path: Path,
+    args: argparse.Namespace,
+    items: list[Any],
+    unit: str,
+) -> Row:
+    device = torch.device(args.device)
+    torch_dtype = getattr(torch, dtype)
+    encoder = univec.Encoder.local(
+        str(path), device=args.device, dtype=dtype, token_budget=args.token_budget
+    )
+    reference = Reference(path, device, torch_dtype, faithful=args.baseline == "faithful")
+    prefix = univec.resolve_task(TASK).prefix
+    warm = items[:2]
+    reference.encode(warm, prefix)
+    encoder.encode(warm, TASK)
+    ref, uni = interleaved(
+        args.repeats,
+        lambda: reference.encode(items, prefix)[0],
+        lambda: encoder.encode(items, TASK),
+        _sync(device),
+    )
+    tokens = encoder.usage.total_tokens // (args.repeats + 1)
+    tolerance = 1e-5 if dtype == "float32" else 5e-2
+    diff = max_diff(uni.output, ref.output)
+    speed, memory = TARGETS[(job, dtype)]
+    row = Row(f"{job} {dtype}", unit, len(items), tokens, ref, uni, diff, [])
+    row.targets.append((f"vectors equal to {tolerance:g}", diff <= tolerance))
+    if speed is not None:
+        row.targets.append((f"speed >= {speed}x", row.speedup >= speed))
+    if memory is not None:
+        row.targets.append((f"peak RSS <= {memory}x", row.memory <= memory))
+    encoder.close()
+    return row
+
+
+def _sync(device: torch.device) -> Callable[[], None]:
+    if device.type == "cuda":
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def task_switching(path: Path, args: argparse.Namespace) -> list[str]:
+    """Alternating-task queries vs same-task queries (one query per call), both strategies."""
+    queries = make_texts(args.queries, args.seed + 1, 12)
+    tasks = ["retrieval.query", "code.query", "text-matching"]
+    lines, ratios = [], {}
+    for strategy, switch_tokens in (("overlay", None), ("re-merge", 0)):
+        encoder = univec.Encoder.local(str(path), device=args.device, dtype="float32")
+        if switch_tokens is not None:
+            encoder.backend.switch_tokens = switch_tokens  # every call merges its task
+        encoder.encode(queries[:2], tasks[0])
+
+        def same(encoder: univec.Encoder = encoder) -> None:
+            for query in queries:
+                encoder.encode([query], tasks[0])
+
+        def alternating(encoder: univec.Encoder = encoder) -> None:
+            for number, query in enumerate(queries):
+                encoder.encode([query], tasks[number % len(tasks)])
+
+        same_side, alt_side = interleaved(
+            args.repeats, same, alternating, _sync(encoder.backend.device)
+        )
+        ratios[strategy] = alt_side.time / same_side.time
+        lines.append(
+            f"task switching ({strategy}): same task {len(queries) / same_side.time:,.1f} "
+            f"queries/s, alternating {len(queries) / alt_side.time:,.1f} queries/s, "
+            f"alternating/same time x{ratios[strategy]:.2f}"
+        )
+        encoder.close()
+    passed = ratios["overlay"] <= 1.5
+    lines.append(
+        f"{'PASS' if passed else 'FAIL'} task switching: alternating within 1.5x of same-task"
+    )
+    return lines
+
+
+def streaming(args: argparse.Namespace) -> list[str]:
+    """``iter_encode`` over a generator: peak RSS at N texts vs at N / 100 (tiny checkpoint).
+
+    Reports the process's peak RSS (the issue's measure) and its growth while encoding.
+    """
+    encoder = univec.Encoder.local(str(TINY), device=args.device, dtype="float32")
+    encoder.encode(["warm up"], TASK)
+    totals, growths = {}, {}
+    for count in (max(args.stream_texts // 100, 1), args.stream_texts):
+        generator = (f"short text number {i} about {WORDS[i % len(WORDS)]}" for i in range(count))
+        with PeakRSS() as memory:
+            start = time.perf_counter()
+            seen = sum(1 for _ in encoder.iter_encode(generator, TASK))
             seconds = time.perf_counter() - start
-        result = Result(name, seconds, len(texts), tokens, memory.peak)
-        best = result if best is None or result.seconds < best.seconds else best
-    return best, output  # type: ignore[return-value]
+        assert seen == count
+        totals[count], growths[count] = memory.start + memory.peak, memory.peak
+        print(
+            f"  stream {count:,} texts: {count / seconds:,.0f} texts/s, peak RSS "
+            f"{totals[count] / 2**20:.1f} MiB (+{memory.peak / 2**20:.1f} MiB while encoding)"
+        )
+    small, big = sorted(totals)
+    ratio = totals[big] / totals[small]
+    encoder.close()
+    return [
+        f"streaming: peak RSS {totals[big] / 2**20:.1f} MiB at {big:,} texts vs "
+        f"{totals[small] / 2**20:.1f} MiB at {small:,} (x{ratio:.2f}); growth while encoding "
+        f"+{growths[big] / 2**20:.1f} vs +{growths[small] / 2**20:.1f} MiB",
+        f"{'PASS' if ratio <= 1.2 else 'FAIL'} streaming: peak RSS within 1.2x",
+    ]
 
 
-def plot(results: list[Result], path: Path) -> None:
+# --------------------------------------------------------------------------- report
+def report(row: Row) -> list[str]:
+    rate = lambda side: row.amount / side.time  # noqa: E731
+    lines = [
+        f"{row.job}: {row.amount} {row.unit}, {row.tokens:,} tokens; max |univec - reference| "
+        f"{row.diff:.1e}",
+    ]
+    for name, side in (("univec", row.univec), ("reference", row.reference)):
+        runs = ", ".join(f"{row.amount / s:.2f}" for s in side.seconds)
+        lines.append(
+            f"  {name:10} {rate(side):9.2f} {row.unit}/s {row.tokens / side.time:10,.0f} tokens/s "
+            f"peak RSS +{side.peak / 2**20:7.1f} MiB   (runs: {runs})"
+        )
+    lines.append(f"  ratio: speed x{row.speedup:.2f}, peak RSS x{row.memory:.2f}")
+    lines += [f"  {'PASS' if ok else 'FAIL'} {what}" for what, ok in row.targets]
+    return lines
+
+
+def plot(rows: list[Row], path: Path) -> None:
     try:
         import matplotlib
 
@@ -345,27 +643,18 @@ def plot(results: list[Result], path: Path) -> None:
     except ImportError:
         print("matplotlib not installed: no plot")
         return
-    figure, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-    names = [r.name for r in results]
-    for axis, values, title in zip(
-        axes,
-        (
-            [r.texts_per_s for r in results],
-            [r.tokens_per_s for r in results],
-            [r.peak_bytes / 2**20 for r in results],
-        ),
-        (
-            "texts/s (higher is better)",
-            "tokens/s (higher is better)",
-            "peak memory MiB (lower is better)",
-        ),
-        strict=True,
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    names = [row.job for row in rows]
+    for axis, values, title in (
+        (axes[0], [row.speedup for row in rows], "speed vs reference (x, higher is better)"),
+        (axes[1], [row.memory for row in rows], "peak RSS vs reference (x, lower is better)"),
     ):
-        axis.bar(names, values, color=["#2a7", "#999"])
+        axis.barh(names, values, color="#2a7")
+        axis.axvline(1.0, color="#999", linewidth=1)
         axis.set_title(title, fontsize=10)
-        for x, value in enumerate(values):
-            axis.text(x, value, f"{value:,.0f}", ha="center", va="bottom", fontsize=9)
-    figure.suptitle("univec local encoder vs reference-style baseline (same process, float32)")
+        for y, value in enumerate(values):
+            axis.text(value, y, f" {value:.2f}", va="center", fontsize=9)
+    figure.suptitle("univec local encoder vs the reference procedure (same process)")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
@@ -379,17 +668,35 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--vocab", type=int, default=8192)
     parser.add_argument("--rank", type=int, default=16, help="LoRA rank")
-    parser.add_argument("--texts", type=int, default=250)
+    parser.add_argument("--texts", type=int, default=96)
     parser.add_argument("--max-words", type=int, default=150)
-    parser.add_argument("--token-budget", type=int, default=4096)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--long-tokens", type=int, default=8000)
+    parser.add_argument("--queries", type=int, default=60, help="queries of the switch job")
+    parser.add_argument("--stream-texts", type=int, default=200_000)
+    parser.add_argument("--jobs", default="texts,images,long,switch,stream")
+    parser.add_argument("--dtypes", default="float32,bfloat16")
+    parser.add_argument("--baseline", choices=("faithful", "plain"), default="faithful")
+    parser.add_argument("--token-budget", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per side")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's own)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", default=str(RESULTS / "encode.png"))
+    parser.add_argument("--plot", default=str(RESULTS / "encode.png"), help="path or 'none'")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    device = torch.device(args.device)
-
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    jobs = [job.strip() for job in args.jobs.split(",") if job.strip()]
+    dtypes = [dtype.strip() for dtype in args.dtypes.split(",") if dtype.strip()]
+    print(
+        f"device {args.device}, torch threads {torch.get_num_threads()}, cpu count "
+        f"{os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, baseline {args.baseline}"
+    )
+    rows: list[Row] = []
+    lines: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.checkpoint:
             path = Path(args.checkpoint)
@@ -397,47 +704,41 @@ def main() -> None:
             path = build_checkpoint(
                 Path(tmp) / "ckpt", args.hidden, args.layers, args.vocab, args.rank, args.seed
             )
-        texts = make_texts(args.texts, args.seed, args.max_words)
-        encoder = univec.Encoder.local(
-            str(path), device=args.device, dtype="float32", token_budget=args.token_budget
-        )
-        prefix = univec.resolve_task(TASK).prefix
-        tokens = sum(len(e.input_ids) for e in encoder.backend.preprocessor.texts(texts, prefix))
-        info = encoder.backend.checkpoint.text_config
+        info = open_checkpoint(path).text_config
         print(
             f"model: hidden {info['hidden_size']}, {info['num_hidden_layers']} layers, vocab "
-            f"{info['vocab_size']}; {len(texts)} texts, {tokens:,} tokens "
-            f"({tokens / len(texts):.0f} mean, {max(len(t.split()) for t in texts)} words max); "
-            f"torch threads {torch.get_num_threads()}"
+            f"{info['vocab_size']}"
         )
-        baseline = Baseline(path, device)
-        base_result, (base_dense, _) = run(
-            "baseline", partial(baseline.encode, prefix=prefix), texts, tokens, args.repeats
-        )
-        del baseline
-        gc.collect()
-        uni_result, uni_dense = run(
-            "univec", lambda items: encoder.encode(items, TASK), texts, tokens, args.repeats
-        )
-    diff = float(np.abs(uni_dense - base_dense).max())
-    print(f"max |univec - baseline| over single vectors: {diff:.2e}")
-    print(f"{'':10}{'seconds':>10}{'texts/s':>10}{'tokens/s':>11}{'peak MiB':>10}")
-    for r in (uni_result, base_result):
-        print(
-            f"{r.name:10}{r.seconds:10.2f}{r.texts_per_s:10.1f}{r.tokens_per_s:11.0f}"
-            f"{r.peak_bytes / 2**20:10.1f}"
-        )
-    speedup = uni_result.texts_per_s / base_result.texts_per_s
-    memory = base_result.peak_bytes / max(uni_result.peak_bytes, 1)
-    print(
-        f"ratio univec/baseline: throughput x{speedup:.2f} (texts/s and tokens/s), "
-        f"peak memory x{1 / memory:.2f} (baseline needs x{memory:.1f})"
-    )
-    print(
-        "PASS" if speedup > 1.0 and diff < 1e-3 else "FAIL", "(throughput ratio > 1, same vectors)"
-    )
-    if args.plot:
-        plot([uni_result, base_result], Path(args.plot))
+        preprocessor = Preprocessor(open_checkpoint(path), max_length=32768)
+        inputs = {
+            "texts": (lambda: make_texts(args.texts, args.seed, args.max_words), "texts"),
+            "images": (lambda: make_images(args.images, args.seed), "images"),
+            "long": (lambda: [make_long_text(preprocessor, args.long_tokens, args.seed)], "docs"),
+        }
+        for job in jobs:
+            if job in inputs:
+                make, unit = inputs[job]
+                items = make()
+                for dtype in dtypes:
+                    row = compare(job, dtype, path, args, items, unit)
+                    rows.append(row)
+                    for line in report(row):
+                        print(line, flush=True)
+            elif job == "switch":
+                for line in task_switching(path, args):
+                    print(line, flush=True)
+                    lines.append(line)
+            elif job == "stream":
+                for line in streaming(args):
+                    print(line, flush=True)
+                    lines.append(line)
+            else:
+                parser.error(f"unknown job {job!r}")
+    verdicts = [ok for row in rows for _, ok in row.targets]
+    verdicts += [line.startswith("PASS") for line in lines if line.startswith(("PASS", "FAIL"))]
+    print(f"summary: {sum(verdicts)}/{len(verdicts)} targets PASS")
+    if args.plot != "none" and rows:
+        plot(rows, Path(args.plot))
 
 
 if __name__ == "__main__":

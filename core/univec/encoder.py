@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -10,14 +11,18 @@ import numpy as np
 from univec.backends.base import Backend, Embeddings, ModelInfo, Usage
 from univec.config import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL, EncoderConfig
 from univec.errors import InvalidArgumentError, InvalidDimensionsError, InvalidInputError
-from univec.inputs import normalize_inputs
+from univec.inputs import iter_inputs, normalize_inputs
 from univec.quantization import check_precision, packed_width, precision_dtype, quantize
 from univec.tasks import TaskSpec, family_tasks, resolve_task
 
 if TYPE_CHECKING:
     from typing import Literal
 
-__all__ = ["DEFAULT_API_MODEL", "DEFAULT_LOCAL_MODEL", "Encoder"]
+__all__ = ["DEFAULT_API_MODEL", "DEFAULT_LOCAL_MODEL", "STREAM_WINDOW", "Encoder"]
+
+#: Inputs an encoding call holds at a time (tokens and pixels included) when it pulls from an
+#: iterable: encoding a million items keeps only this window and the results in memory.
+STREAM_WINDOW = 1024
 
 
 class Encoder:
@@ -268,6 +273,55 @@ class Encoder:
         """
         return self._embed(inputs, task, dimensions, dense=True, multi=True, precision=precision)
 
+    def iter_encode(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        multivector: bool = False,
+        precision: str = "float32",
+        window: int | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Encode an iterable lazily: yield each input's result, in input order.
+
+        Inputs are pulled ``window`` at a time (default :data:`STREAM_WINDOW`) and encoded
+        together, so a generator of any length is encoded in bounded memory; nothing is
+        pulled before the first result is asked for. Each result is what :meth:`encode`
+        returns for that input: a ``(d,)`` single vector, or an ``(n_tokens, 128)`` array
+        with ``multivector=True``.
+
+        Example:
+            >>> for vector in encoder.iter_encode(line_generator(), "retrieval.passage"):
+            ...     index.add(vector)
+
+        Raises:
+            InvalidTaskError, InvalidDimensionsError: At once, before any input is pulled.
+            InvalidInputError: When a bad input is reached (earlier results are yielded).
+        """
+        spec, options = self._check(task, dimensions, not multivector, multivector, precision)
+        windows = self._windows(
+            inputs, spec, dimensions, not multivector, multivector, precision, options, window
+        )
+        return _items(windows, "multi" if multivector else "dense")
+
+    def iter_encode_both(
+        self,
+        inputs: Iterable[object],
+        task: str,
+        *,
+        dimensions: int | None = None,
+        precision: str = "float32",
+        window: int | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`iter_encode` for both outputs: yield ``(single vector, token vectors)``.
+
+        One forward pass per window on the local backend, as :meth:`encode_both`.
+        """
+        spec, options = self._check(task, dimensions, True, True, precision)
+        windows = self._windows(inputs, spec, dimensions, True, True, precision, options, window)
+        return _items(windows, "both")
+
     @overload
     async def aencode(
         self,
@@ -359,16 +413,22 @@ class Encoder:
         precision: str = "float32",
         late_chunking: bool = False,
     ) -> Embeddings:
-        items, spec, options = self._prepare(
-            inputs, task, dimensions, dense, multi, precision, late_chunking
+        if late_chunking:  # the chunks of one document: one call, never split into windows
+            items, spec, options = self._prepare(
+                inputs, task, dimensions, dense, multi, precision, late_chunking
+            )
+            if not items:
+                return self._empty(dimensions, precision)
+            result = self._backend.embed(
+                items, spec, dense=dense, multi=multi, dimensions=dimensions, **options
+            )
+            self.usage += result.usage
+            return _to_precision(result, precision)
+        spec, options = self._check(task, dimensions, dense, multi, precision)
+        windows = self._windows(
+            inputs, spec, dimensions, dense, multi, precision, options, STREAM_WINDOW
         )
-        if not items:
-            return self._empty(dimensions, precision)
-        result = self._backend.embed(
-            items, spec, dense=dense, multi=multi, dimensions=dimensions, **options
-        )
-        self.usage += result.usage
-        return _to_precision(result, precision)
+        return self._joined(list(windows), dimensions, precision)
 
     async def _aembed(
         self,
@@ -381,20 +441,86 @@ class Encoder:
         precision: str = "float32",
         late_chunking: bool = False,
     ) -> Embeddings:
-        items, spec, options = self._prepare(
-            inputs, task, dimensions, dense, multi, precision, late_chunking
-        )
-        if not items:
+        if late_chunking:
+            items, spec, options = self._prepare(
+                inputs, task, dimensions, dense, multi, precision, late_chunking
+            )
+            windows = [items] if items else []
+        else:
+            spec, options = self._check(task, dimensions, dense, multi, precision)
+            windows = _chunks(iter_inputs(inputs), STREAM_WINDOW)
+        parts = []
+        for chunk in windows:
+            result = await self._backend.aembed(
+                chunk, spec, dense=dense, multi=multi, dimensions=dimensions, **options
+            )
+            self.usage += result.usage
+            parts.append(_to_precision(result, precision))
+        return self._joined(parts, dimensions, precision)
+
+    def _windows(
+        self,
+        inputs: Iterable[object],
+        spec: TaskSpec,
+        dimensions: int | None,
+        dense: bool,
+        multi: bool,
+        precision: str,
+        options: dict[str, Any],
+        window: int | None,
+    ) -> Iterator[Embeddings]:
+        """The backend's results, one window of inputs at a time (inputs pulled lazily).
+
+        The window size and the container are checked now; the items when reached.
+        """
+        chunks = _chunks(iter_inputs(inputs), _window_size(window))
+        return self._embed_chunks(chunks, spec, dimensions, dense, multi, precision, options)
+
+    def _embed_chunks(
+        self,
+        chunks: Iterator[list[Any]],
+        spec: TaskSpec,
+        dimensions: int | None,
+        dense: bool,
+        multi: bool,
+        precision: str,
+        options: dict[str, Any],
+    ) -> Iterator[Embeddings]:
+        for chunk in chunks:
+            result = self._backend.embed(
+                chunk, spec, dense=dense, multi=multi, dimensions=dimensions, **options
+            )
+            self.usage += result.usage
+            yield _to_precision(result, precision)
+
+    def _joined(
+        self, parts: list[Embeddings], dimensions: int | None, precision: str
+    ) -> Embeddings:
+        if not parts:
             return self._empty(dimensions, precision)
-        result = await self._backend.aembed(
-            items, spec, dense=dense, multi=multi, dimensions=dimensions, **options
-        )
-        self.usage += result.usage
-        return _to_precision(result, precision)
+        if len(parts) == 1:
+            return parts[0]
+        usage = Usage()
+        for part in parts:
+            usage += part.usage
+        dense = None
+        if parts[0].dense is not None:
+            dense = np.concatenate([part.dense for part in parts if part.dense is not None])
+        multi = None
+        if parts[0].multi is not None:
+            multi = [matrix for part in parts for matrix in part.multi or ()]
+        return Embeddings(dense=dense, multi=multi, usage=usage)
 
     def _empty(self, dimensions: int | None, precision: str = "float32") -> Embeddings:
         width = packed_width(dimensions or self.dim, precision)
         return Embeddings(np.zeros((0, width), precision_dtype(precision)), [])
+
+    def _check(
+        self, task: str, dimensions: int | None, dense: bool, multi: bool, precision: str
+    ) -> tuple[TaskSpec, dict[str, Any]]:
+        """The task and backend options of a call, checked before any input is read."""
+        _, spec, options = self._prepare((), task, dimensions, dense, multi, precision, False)
+        return spec, options
 
     def _prepare(
         self,
@@ -467,3 +593,30 @@ def _requested(result: Embeddings, multivector: bool) -> np.ndarray | list[np.nd
             "they were requested; this is a bug in the backend."
         )
     return output
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of at most ``size`` items, pulled lazily."""
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def _window_size(window: int | None) -> int:
+    if window is None:
+        return STREAM_WINDOW
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise InvalidArgumentError(
+            f"window={window!r} must be a positive integer (inputs per pass)."
+        )
+    return window
+
+
+def _items(windows: Iterator[Embeddings], output: str) -> Iterator[Any]:
+    """Each input's result from an iterator of per-window :class:`Embeddings`."""
+    for result in windows:
+        if output == "dense":
+            yield from result.dense if result.dense is not None else ()
+        elif output == "multi":
+            yield from result.multi or ()
+        else:
+            yield from zip(result.dense, result.multi, strict=True)  # type: ignore[arg-type]

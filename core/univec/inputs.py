@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from univec.errors import (
 if TYPE_CHECKING:
     import PIL.Image
 
-__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "Image", "normalize_inputs"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "Image", "iter_inputs", "normalize_inputs"]
 
 #: Largest image univec reads or downloads (the hosted API's limit too).
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -464,6 +464,18 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
         InputFileNotFoundError: A ``Path`` item does not exist.
         ImageLoadError: An image URL has a non-http(s) scheme.
     """
+    return list(iter_inputs(inputs))
+
+
+def iter_inputs(inputs: Iterable[object]) -> Iterator[str | Image]:
+    """:func:`normalize_inputs` one item at a time, pulling ``inputs`` lazily.
+
+    The container is checked at once (a bare string raises here); each item is checked
+    when it is reached, so a generator is never materialised.
+
+    Raises:
+        InvalidInputError: As :func:`normalize_inputs` (items: when reached).
+    """
     if (
         isinstance(inputs, (str, bytes))
         or _is_pil_image(inputs)
@@ -477,9 +489,12 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
         raise InvalidInputError(
             f"inputs must be a list of texts and images, got {type(inputs).__name__}."
         )
-    items: list[str | Image] = []
+    return _checked_items(inputs)
+
+
+def _checked_items(inputs: Iterable[object]) -> Iterator[str | Image]:
     blank: list[int] = []
-    path_like: list[int] = []
+    path_like: list[tuple[int, str]] = []
     for position, item in enumerate(inputs):
         if isinstance(item, str):
             surrogate = LONE_SURROGATE.search(item)
@@ -492,18 +507,19 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
             if not item.strip():
                 blank.append(position)
             elif _looks_like_image_path(item):
-                path_like.append(position)
-            items.append(item)
+                path_like.append((position, item))
+            yield item
         elif isinstance(item, Image):
-            items.append(item)
+            yield item
         elif isinstance(item, Path) or _is_pil_image(item):
-            items.append(Image(item))  # type: ignore[arg-type]
+            yield Image(item)  # type: ignore[arg-type]
         else:
             raise InvalidInputError(
                 f"Input #{position} is {type(item).__name__} {_short(item)}: each item must be "
                 "a str (text) or an image (univec.Image, PIL.Image.Image or pathlib.Path)."
             )
-    # Documented behaviour, kept; but said once per call, as it is rarely what was meant.
+    # Documented behaviour, kept; but said once per call (when the inputs are used up), as it
+    # is rarely what was meant.
     if blank:
         logger.warning(
             "%d input(s) are empty or whitespace-only text (first at #%d); they are encoded "
@@ -516,10 +532,9 @@ def normalize_inputs(inputs: Iterable[object]) -> list[str | Image]:
             "%d text input(s) look like image paths or URLs (first at #%d, %r); a str is always "
             "encoded as text. Pass images as univec.Image(...) or pathlib.Path(...).",
             len(path_like),
-            path_like[0],
-            _short(items[path_like[0]]),
+            path_like[0][0],
+            _short(path_like[0][1]),
         )
-    return items
 
 
 def _looks_like_image_path(text: str) -> bool:

@@ -29,11 +29,17 @@ def run(script: str, *args: str, cwd: Path) -> str:
 @pytest.mark.slow
 def test_encode_benchmark_runs_and_reports_a_ratio(tmp_path):
     out = run(
-        "encode.py", "--hidden", "32", "--layers", "1", "--texts", "16", "--max-words", "40",
-        "--repeats", "1", "--plot", "none", cwd=tmp_path,
+        "encode.py", "--hidden", "32", "--layers", "1", "--texts", "12", "--max-words", "30",
+        "--images", "2", "--long-tokens", "300", "--queries", "6", "--stream-texts", "300",
+        "--dtypes", "float32", "--repeats", "1", "--threads", "1", "--plot", "none", cwd=tmp_path,
     )  # fmt: skip
-    assert "ratio univec/baseline: throughput x" in out
-    assert "same vectors" in out  # univec and the baseline agree
+    for job in ("texts float32", "images float32", "long float32"):
+        assert f"{job}: " in out
+    assert out.count("ratio: speed x") == 3
+    assert out.count("PASS vectors equal to 1e-05") == 3  # univec and the reference agree
+    assert "task switching (overlay)" in out and "task switching (re-merge)" in out
+    assert "streaming: peak RSS" in out and "summary: " in out
+    assert not (tmp_path / "benchmarks").exists()  # no plot written into the working tree
 
 
 @pytest.mark.slow

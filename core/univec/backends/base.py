@@ -23,6 +23,10 @@ class ModelInfo:
         matryoshka_dims: The dimensions single vectors may be truncated to.
         multivector_dim: Size of each token vector of a multi-vector.
         max_length: Most tokens one input is encoded with (longer text is truncated).
+        device: Where a local model runs (``None`` for the hosted API).
+        dtype: The local model's dtype (``None`` for the hosted API).
+        dtype_choice: How ``dtype`` was picked (e.g. ``"auto: float32 on CPU (...)"``).
+        attention: The local model's attention implementation (``"sdpa"``, ...).
     """
 
     name: str
@@ -30,6 +34,10 @@ class ModelInfo:
     matryoshka_dims: tuple[int, ...]
     multivector_dim: int = 128
     max_length: int = 32768
+    device: str | None = None
+    dtype: str | None = None
+    dtype_choice: str | None = None
+    attention: str | None = None
 
 
 @dataclass

@@ -8,7 +8,9 @@ splitting long documents, batching with progress and grouping hits by document l
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,13 +61,17 @@ from univec.errors import (
     InvalidInputError,
     check_positive_int,
 )
-from univec.inputs import Image, normalize_inputs
+from univec.inputs import Image, iter_inputs, normalize_inputs
 from univec.scoring import maxsim
 
 if TYPE_CHECKING:
     from univec.encoder import Encoder
 
 __all__ = ["DEFAULT_CANDIDATES", "MultiVectorCollection"]
+
+#: A document pulled from ``add``'s input, waiting for its vectors: (document, id, metadata,
+#: position in the input).
+_Queued = tuple["str | Image", DocumentId, dict[str, Any], int]
 
 #: Dense candidates a "hybrid" search reranks by MaxSim unless told otherwise: on clustered
 #: 2,000 x 300-token data this keeps recall@10 against exact MaxSim above 0.95
@@ -207,10 +213,12 @@ class MultiVectorCollection:
                 ``ids`` repeats an id.
         """
         self._check_open()
-        documents = normalize_inputs(items)
         batch = (
             self.batch_size if batch_size is None else check_positive_int("batch_size", batch_size)
         )
+        if embeddings is None and not late_chunking:
+            return self._add_stream(items, ids, metadata, batch)
+        documents = normalize_inputs(items)
         document_ids = self._document_ids(documents, ids)
         metadatas = self._metadatas(metadata, len(documents))
         if embeddings is not None:
@@ -253,6 +261,139 @@ class MultiVectorCollection:
                 with contextlib.suppress(Exception):
                     self._engine.flush()
         return document_ids
+
+    def _add_stream(
+        self,
+        items: Iterable[object],
+        ids: Sequence[DocumentId] | None,
+        metadata: Sequence[Mapping[str, Any] | None] | None,
+        batch: int,
+    ) -> list[DocumentId]:
+        """:meth:`add` encoding as a stream: ``items`` is pulled lazily, never materialised.
+
+        A sized input (a list) is checked whole before anything is written; any other
+        iterable is checked as it is pulled, one batch ahead of the store at most.
+        """
+        total = len(items) if isinstance(items, Sized) else None
+        stream = iter_inputs(items) if total is None else iter(normalize_inputs(items))
+        if ids is not None:
+            self._check_ids(ids, total)
+        metadatas = None
+        if metadata is not None:
+            if isinstance(metadata, Sequence) and total is None:
+                total_meta = len(metadata)  # checked against the items as they are pulled
+                metadatas = self._metadatas(metadata, total_meta)
+            else:
+                metadatas = self._metadatas(metadata, total if total is not None else -1)
+        document_ids: list[DocumentId] = []
+        waiting: deque[_Queued] = deque()
+
+        def documents() -> Iterator[str | Image]:
+            """The documents to encode, each queued with its id and metadata as it is pulled."""
+            seen: set[str] = set()
+            count = 0
+            for position, document in enumerate(stream):
+                count = position + 1
+                if ids is not None and position >= len(ids):
+                    raise InvalidArgumentError(
+                        f"Got {len(ids)} ids for more items; pass exactly one id per item."
+                    )
+                if metadatas is not None and position >= len(metadatas):
+                    raise InvalidArgumentError(
+                        f"Got {len(metadatas)} metadata dicts for more items; pass one per item."
+                    )
+                document_id = content_id(document) if ids is None else ids[position]
+                document_ids.append(document_id)
+                if ids is None:  # identical content: store it once
+                    key = document_key(document_id)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                meta = metadatas[position] if metadatas is not None else {}
+                waiting.append((document, document_id, meta, position))
+                yield document
+            if ids is not None and count != len(ids):
+                raise InvalidArgumentError(
+                    f"Got {len(ids)} ids for {count} items; pass exactly one id per item."
+                )
+            if metadatas is not None and count != len(metadatas):
+                raise InvalidArgumentError(
+                    f"Got {len(metadatas)} metadata dicts for {count} items; pass one per item."
+                )
+
+        progress_bar = _progress(total, f"Adding to {self.name}", disable=not self.progress)
+        finished = False
+        try:
+            for chunk, encoded in self._encoded(documents(), waiting, batch):
+                self._add_batch(
+                    [entry[0] for entry in chunk],
+                    [entry[1] for entry in chunk],
+                    [entry[2] for entry in chunk],
+                    embeddings=encoded,
+                )
+                progress_bar.update(len(chunk))
+            finished = True
+        finally:
+            progress_bar.close()
+            if finished:
+                self._engine.flush()
+            else:  # keep what was stored; the batch's own error is the one to see
+                with contextlib.suppress(Exception):
+                    self._engine.flush()
+        return document_ids
+
+    def _encoded(
+        self, documents: Iterator[str | Image], waiting: deque[_Queued], batch: int
+    ) -> Iterator[tuple[list[_Queued], Embeddings]]:
+        """Batches of queued documents with their embeddings, encoded as a stream.
+
+        Through ``encoder.iter_encode_both`` (one window per batch) when the encoder has it,
+        else one ``encode_both`` call per batch.
+        """
+        iter_both = getattr(self.encoder, "iter_encode_both", None)
+        if iter_both is None:
+            while chunk := list(islice(documents, batch)):
+                queued = [waiting.popleft() for _ in chunk]
+                both = self.encoder.encode_both(
+                    chunk, "retrieval.passage", dimensions=self.dimensions
+                )
+                yield queued, both
+            return
+        entries: list[_Queued] = []
+        dense: list[np.ndarray] = []
+        multi: list[np.ndarray] = []
+        results = iter_both(
+            documents, "retrieval.passage", dimensions=self.dimensions, window=batch
+        )
+        for vector, tokens in results:
+            entries.append(waiting.popleft())
+            dense.append(vector)
+            multi.append(tokens)
+            if len(entries) == batch:
+                yield entries, Embeddings(np.stack(dense), multi)
+                entries, dense, multi = [], [], []
+        if entries:
+            yield entries, Embeddings(np.stack(dense), multi)
+
+    @staticmethod
+    def _check_ids(ids: Sequence[DocumentId], total: int | None) -> None:
+        """``ids`` is a list of distinct ids, one per item (when the item count is known)."""
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
+            raise InvalidArgumentError(
+                f"ids must be a list with one id per item, got {type(ids).__name__}."
+            )
+        if total is not None and len(ids) != total:
+            raise InvalidArgumentError(
+                f"Got {len(ids)} ids for {total} items; pass exactly one id per item."
+            )
+        keys = [document_key(document_id) for document_id in ids]
+        if len(set(keys)) != len(keys):
+            repeated = sorted(
+                {ids[i] for i, key in enumerate(keys) if keys.count(key) > 1}, key=str
+            )
+            raise InvalidArgumentError(
+                f"ids repeat {repeated!r}; each document in one add() call needs its own id."
+            )
 
     def _add_batch(
         self,

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import univec
+from univec.backends.local.backend import DEFAULT_CPU_TOKEN_BUDGET
 from univec.backends.local.device import resolve_device, resolve_dtype
 from univec.backends.local.packing import plan_batches
 from univec.errors import ClosedError, ConfigurationError, InvalidArgumentError
@@ -249,7 +250,7 @@ def test_default_device_is_cpu_here(tiny_model_path):
     encoder = univec.Encoder.local(str(tiny_model_path))
     assert encoder.backend.device.type == "cpu" and encoder.backend.dtype == torch.float32
     assert "cpu" in repr(encoder.backend)
-    assert encoder.backend.token_budget == 4096
+    assert encoder.backend.token_budget == DEFAULT_CPU_TOKEN_BUDGET
 
 
 def test_close_releases_the_model(tiny_model_path):

@@ -60,6 +60,9 @@ def test_changed_checkpoint_fails_the_switch_and_never_mixes(tiny_model_path, tm
     """Item 6: a task switch re-reads base weights; a changed checkpoint is detected."""
     target = _copy(tiny_model_path, tmp_path / "model")
     encoder = _encoder(target)
+    # Every call merges its task (a short call would otherwise overlay the new task's LoRA on
+    # the weights already in memory, reading nothing from the checkpoint).
+    encoder.backend.switch_tokens = 1
     before = encoder.encode(["hello"], "retrieval.query")
     if change == "replace":
         _replace_weights(target / "model.safetensors")

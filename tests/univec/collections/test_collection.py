@@ -521,3 +521,49 @@ def test_maximal_marginal_relevance_trades_relevance_for_diversity():
     assert maximal_marginal_relevance(query, vectors, 2, 1.0) == [0, 1]  # relevance only
     assert maximal_marginal_relevance(query, vectors, 2, 0.3) == [0, 2]  # the near-duplicate waits
     assert maximal_marginal_relevance(query, vectors[:0], 2, 0.5) == []
+
+
+# --------------------------------------------------------------------------- streaming add
+@pytest.mark.parametrize("which", ["word-encoder", "univec-encoder"])
+def test_add_consumes_a_generator_without_materialising_it(which, engine, tiny_encoder):
+    # univec.Encoder streams through iter_encode_both; a plain encode_both encoder by batches.
+    encoder = WordEncoder() if which == "word-encoder" else tiny_encoder
+    collection = MultiVectorCollection("docs", encoder, engine, batch_size=4, progress=False)
+    pulled = []
+    ahead = []  # documents pulled but not yet stored, seen at each pull
+
+    def documents():
+        for number in range(23):
+            ahead.append(number - len({r.document_id for r in engine.points.values()}))
+            pulled.append(number)
+            yield f"document number {number} about {TEXTS[number % 4]}"
+
+    ids = collection.add(documents(), metadata=None)
+    assert len(ids) == 23 and len(pulled) == 23
+    assert collection.count() == 23 and engine.upserts == 6  # ceil(23 / 4) batches
+    assert max(ahead) <= 4  # never more than one batch pulled ahead of the store
+    stored = engine.points[point_id(ids[22])]
+    assert stored.payload[PAYLOAD_TEXT].startswith("document number 22")
+    np.testing.assert_allclose(
+        stored.dense,
+        encoder.encode_both([stored.payload[PAYLOAD_TEXT]], "retrieval.passage").dense[0],
+        atol=1e-5,
+    )
+
+
+def test_add_from_a_generator_checks_ids_and_metadata(collection, engine):
+    ids = collection.add(
+        (text for text in TEXTS), ids=["a", "b", "c", "d"], metadata=[{"n": i} for i in range(4)]
+    )
+    assert ids == ["a", "b", "c", "d"]
+    assert engine.points[point_id("c")].payload[PAYLOAD_METADATA] == {"n": 2}
+    with pytest.raises(InvalidArgumentError, match="3 ids for more items"):
+        collection.add((text for text in TEXTS), ids=["a", "b", "c"])
+    with pytest.raises(InvalidArgumentError, match="5 ids for 4 items"):
+        collection.add((text for text in TEXTS), ids=["a", "b", "c", "d", "e"])
+    with pytest.raises(InvalidArgumentError, match="ids repeat"):
+        collection.add((text for text in TEXTS), ids=["a", "a", "c", "d"])
+    # Identical content from a generator is stored once, as from a list.
+    before = collection.count()
+    again = collection.add(text for text in [TEXTS[0], TEXTS[0], "brand new text"])
+    assert again[0] == again[1] and collection.count() == before + 2

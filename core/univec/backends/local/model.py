@@ -7,8 +7,10 @@ the checkpoint's tensors, so loading the 3B model never allocates random weights
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import torch
@@ -60,6 +62,27 @@ class JinaEmbeddingsV4(nn.Module):
         )
         return output.last_hidden_state
 
+    def packed_hidden_states(
+        self, input_ids: torch.Tensor, position_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """The last hidden state of texts packed into one row, ``(1, total, hidden)``.
+
+        ``position_ids`` is ``(3, 1, total)`` (M-RoPE axes; equal for text) and restarts at 0
+        at each sequence start: transformers then keeps attention within each sequence
+        (flash-attention 2's variable-length kernel, or a block-diagonal mask).
+        """
+        self.backbone.rope_deltas = None  # type: ignore[assignment]
+        # A 4th leading row holds the text positions that mark where each sequence starts.
+        positions = torch.cat([position_ids[:1], position_ids], dim=0)
+        output = self.backbone(
+            input_ids=input_ids,
+            attention_mask=None,
+            position_ids=positions,
+            use_cache=False,
+            return_dict=True,
+        )
+        return output.last_hidden_state
+
 
 @contextmanager
 def _parameters_on_meta() -> Iterator[None]:
@@ -105,8 +128,15 @@ def load_model(
     device: torch.device,
     dtype: torch.dtype,
     attn_implementation: str = "sdpa",
+    mlp_chunk_tokens: int | None = None,
+    fast_paths: bool = True,
 ) -> JinaEmbeddingsV4:
     """Build the network and load the checkpoint's weights onto ``device`` in ``dtype``.
+
+    ``mlp_chunk_tokens`` runs the decoder's MLPs over at most that many tokens at a time
+    (the MLP is per token, so the result is the same): a long document then never holds
+    its full ``tokens x intermediate`` activations at once. ``fast_paths=False`` keeps
+    transformers' own vision patch embedding and window attention (benchmarks compare).
 
     Raises:
         CheckpointError: Weights are missing, unexpected or of the wrong shape.
@@ -134,10 +164,109 @@ def load_model(
         )
     backbone.load_state_dict(state, strict=True, assign=True)
     backbone.to(device)  # buffers (RoPE frequencies) keep their float32 dtype
+    if fast_paths:
+        _patch_embedding_as_matmul(backbone)
+    if fast_paths and attn_implementation == "sdpa":
+        _batch_window_attention(backbone)
+    if mlp_chunk_tokens is not None:
+        for layer in getattr(getattr(backbone, "language_model", None), "layers", ()):
+            layer.mlp.forward = partial(_chunked_mlp, layer.mlp.forward, mlp_chunk_tokens)
     projector = _load_projector(checkpoint, device, dtype)
     model = JinaEmbeddingsV4(backbone, projector).eval()
     model.requires_grad_(False)
     return model
+
+
+class _PatchProjection(nn.Module):
+    """The vision patch embedding's ``Conv3d`` as the matmul it is.
+
+    Its kernel equals its stride and covers each whole patch, so the convolution is one
+    dot product per patch and output channel; as a matmul it is the same sum, several
+    times faster on CPU than the 3-D convolution kernel. Keeps the conv's weight.
+    """
+
+    def __init__(self, conv: nn.Conv3d) -> None:
+        super().__init__()
+        self.weight = conv.weight
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        flat = patches.reshape(patches.shape[0], -1)
+        return flat @ self.weight.reshape(self.weight.shape[0], -1).T
+
+
+def _patch_embedding_as_matmul(backbone: nn.Module) -> None:
+    embed = getattr(getattr(backbone, "visual", None), "patch_embed", None)
+    conv = getattr(embed, "proj", None)
+    if isinstance(conv, nn.Conv3d) and conv.bias is None and conv.kernel_size == conv.stride:
+        embed.proj = _PatchProjection(conv)  # type: ignore[union-attr]
+
+
+def _chunked_mlp(forward: Any, chunk: int, hidden: torch.Tensor) -> torch.Tensor:
+    """An MLP over ``hidden`` ``chunk`` tokens at a time (same result, bounded activations)."""
+    if hidden.shape[:-1].numel() <= chunk:
+        return forward(hidden)
+    flat = hidden.reshape(-1, hidden.shape[-1])
+    parts = [forward(flat[start : start + chunk]) for start in range(0, flat.shape[0], chunk)]
+    return torch.cat(parts).reshape(*hidden.shape[:-1], -1)
+
+
+def _batch_window_attention(backbone: nn.Module) -> None:
+    """Run the vision tower's window attention as one SDPA call per window size.
+
+    transformers' SDPA path calls the kernel once per window (hundreds of tiny calls per
+    image, 29 % of an image's time on CPU); windows of equal length are stacked into one
+    batched call instead, the same arithmetic. Flash-attention 2 needs none of this (it
+    takes the windows' ``cu_seqlens`` directly).
+    """
+    from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as qwen
+
+    rotate = getattr(qwen, "apply_rotary_pos_emb_vision", None)
+    blocks = getattr(getattr(backbone, "visual", None), "blocks", None)
+    if rotate is None or blocks is None:
+        return
+    for block in blocks:
+        attention = getattr(block, "attn", None)
+        if attention is not None and hasattr(attention, "qkv") and hasattr(attention, "proj"):
+            attention.forward = partial(_window_attention, attention, rotate)
+
+
+def _window_attention(
+    module: Any,
+    rotate: Any,
+    hidden_states: torch.Tensor,
+    cu_seqlens: torch.Tensor,
+    position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+    **kwargs: Any,
+) -> torch.Tensor:
+    """``Qwen2_5_VLVisionAttention.forward`` with equal-length windows batched."""
+    length = hidden_states.shape[0]
+    qkv = module.qkv(hidden_states).reshape(length, 3, module.num_heads, -1)
+    query, key, value = qkv.permute(1, 0, 2, 3).unbind(0)  # (tokens, heads, head_dim) each
+    assert position_embeddings is not None  # the vision tower always passes them
+    cos, sin = position_embeddings
+    query, key = rotate(query, key, cos, sin)
+    output = torch.empty_like(query)
+    bounds = cu_seqlens.tolist()
+    by_size: dict[int, list[int]] = {}
+    for start, end in itertools.pairwise(bounds):
+        if end > start:
+            by_size.setdefault(end - start, []).append(start)
+    for size, starts in by_size.items():
+        index = (
+            torch.tensor(starts, device=query.device).unsqueeze(1)
+            + torch.arange(size, device=query.device)
+        ).reshape(-1)
+        q, k, v = (
+            tensor.index_select(0, index)
+            .reshape(len(starts), size, *tensor.shape[1:])
+            .transpose(1, 2)
+            for tensor in (query, key, value)
+        )
+        attended = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=module.scaling
+        )
+        output.index_copy_(0, index, attended.transpose(1, 2).reshape(-1, *query.shape[1:]))
+    return module.proj(output.reshape(length, -1).contiguous())
 
 
 def _load_projector(checkpoint: Checkpoint, device: torch.device, dtype: torch.dtype) -> Any:
