@@ -253,6 +253,7 @@ def test_saved_pipelines_load_back_with_plain_pipeline_loads(
     expected = query.run({"retriever": {"query": QUERY}})["retriever"]["documents"]
     saved = query.dumps()
     store.close()  # an embedded Qdrant shard has one owner at a time
+    assert store._family is not None and not store._family.is_built  # the encoder was given back
 
     loaded = Pipeline.loads(saved)
     try:

@@ -224,12 +224,17 @@ class UnivecDocumentStore:
         )
 
     def close(self) -> None:
-        """Close the collection; every later call raises :class:`univec.errors.ClosedError`."""
+        """Close the collection and give back the encoder (the process shares one per
+        configuration); every later call raises :class:`univec.errors.ClosedError`."""
         with self._lock:
             if not self._closed:
                 self._closed = True
-                if self._collection is not None:
-                    self._collection.close()
+                try:
+                    if self._collection is not None:
+                        self._collection.close()
+                finally:
+                    if self._family is not None:
+                        self._family.close()
 
     # ------------------------------------------------------------------ DocumentStore protocol
     def count_documents(self) -> int:
