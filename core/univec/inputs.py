@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from univec.errors import (
     ImageLoadError,
@@ -25,14 +25,12 @@ from univec.errors import (
 if TYPE_CHECKING:
     import PIL.Image
 
-__all__ = ["MAX_IMAGE_BYTES", "Image", "InputItem", "normalize_inputs"]
+__all__ = ["MAX_IMAGE_BYTES", "Image", "normalize_inputs"]
 
 #: Largest image univec reads or downloads (the hosted API's limit too).
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 #: Seconds a whole image download may take.
 DEFAULT_DOWNLOAD_TIMEOUT = 30.0
-
-InputItem = Union[str, "Image", "PIL.Image.Image", Path]
 
 
 class Image:

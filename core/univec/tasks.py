@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from univec.errors import InvalidTaskError
 
-__all__ = ["TASKS", "TaskFamily", "TaskName", "TaskSpec", "family_tasks", "resolve_task"]
+__all__ = ["TASKS", "TaskSpec", "family_tasks", "resolve_task"]
 
-TaskName = Literal[
-    "retrieval.query", "retrieval.passage", "text-matching", "code.query", "code.passage"
-]
-TaskFamily = Literal["retrieval", "text-matching", "code"]
 
 #: What the model is shown in front of a query or a passage.
 QUERY_PREFIX = "Query: "
@@ -27,24 +22,22 @@ class TaskSpec:
         name: The API task string, e.g. ``"retrieval.query"``.
         adapter: The LoRA adapter (task family) it uses.
         prefix: The text put in front of every text input.
-        is_query: Whether this is the query side of an asymmetric task.
     """
 
     name: str
     adapter: str
     prefix: str
-    is_query: bool
 
 
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec("retrieval.query", "retrieval", QUERY_PREFIX, True),
-        TaskSpec("retrieval.passage", "retrieval", PASSAGE_PREFIX, False),
+        TaskSpec("retrieval.query", "retrieval", QUERY_PREFIX),
+        TaskSpec("retrieval.passage", "retrieval", PASSAGE_PREFIX),
         # Symmetric: both sides are embedded as queries.
-        TaskSpec("text-matching", "text-matching", QUERY_PREFIX, True),
-        TaskSpec("code.query", "code", QUERY_PREFIX, True),
-        TaskSpec("code.passage", "code", PASSAGE_PREFIX, False),
+        TaskSpec("text-matching", "text-matching", QUERY_PREFIX),
+        TaskSpec("code.query", "code", QUERY_PREFIX),
+        TaskSpec("code.passage", "code", PASSAGE_PREFIX),
     )
 }
 

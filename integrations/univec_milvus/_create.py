@@ -38,8 +38,8 @@ def open_layout(engine: MilvusEngine, schema: CollectionSchema) -> NativeLayout 
         engine.call(client.load_collection, name)  # Milvus Lite reopens collections released
         if stored.layout == "native":
             return NativeLayout(schema.multi_dim)
-        return PortableLayout(schema.multi_dim)
-    if _wants_native(engine):
+        return PortableLayout(schema.multi_dim, schema.storage)
+    if _wants_native(engine) and _native_can_store(engine, schema):
         native = _create_native(engine, schema)
         if native is not None:
             return native
@@ -49,7 +49,7 @@ def open_layout(engine: MilvusEngine, schema: CollectionSchema) -> NativeLayout 
                 ">= 2.6.4 with StructArray fields; Milvus Lite has none). Pass layout='auto' or "
                 "'portable'."
             )
-    layout = PortableLayout(schema.multi_dim)
+    layout = PortableLayout(schema.multi_dim, schema.storage)
     engine.call(
         client.create_collection,
         name,
@@ -71,6 +71,20 @@ def _wants_native(engine: MilvusEngine) -> bool:
     native = supports_native(version)
     logger.debug("Milvus %s: trying the %s layout.", version, "native" if native else "portable")
     return native
+
+
+def _native_can_store(engine: MilvusEngine, schema: CollectionSchema) -> bool:
+    """Whether the native layout holds these storage options (float32 tokens, dense first)."""
+    storage = schema.storage
+    if storage.token_precision == "float32" and storage.first_stage == "dense":
+        return True
+    if engine.requested_layout == "native":
+        raise ConfigurationError(
+            f"The native Milvus layout stores float32 token vectors with dense candidates; "
+            f"token_precision={storage.token_precision!r} and "
+            f"first_stage={storage.first_stage!r} need layout='portable' (or 'auto')."
+        )
+    return False
 
 
 def _create_native(engine: MilvusEngine, schema: CollectionSchema) -> NativeLayout | None:

@@ -8,11 +8,13 @@ schema back (:func:`stored_layout`) instead of trusting the version alone.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from univec.collections import CollectionSchema
+from univec.collections.compression import StorageOptions, check_stored_options
 from univec.errors import SchemaMismatchError
 
 Layout = Literal["native", "portable"]
@@ -33,6 +35,11 @@ TOKEN_VECTOR = "vector"
 #: Collection properties recording what the portable layout packs into ``tokens``.
 LAYOUT_PROPERTY = "univec.layout"
 MULTI_DIM_PROPERTY = "univec.multi_dim"
+#: Collection property holding the storage options (JSON: pool factor, token precision, first
+#: stage); a collection without it was created with the defaults.
+STORAGE_PROPERTY = "univec.storage"
+#: Portable layout, ``first_stage="muvera"``: the MUVERA encoding of the token vectors.
+MUVERA = "muvera"
 
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -66,6 +73,7 @@ class StoredSchema:
     layout: Layout
     dense_dim: int | None
     multi_dim: int | None
+    storage: StorageOptions = field(default_factory=StorageOptions)
 
 
 def stored_layout(description: dict[str, Any]) -> StoredSchema | None:
@@ -78,16 +86,22 @@ def stored_layout(description: dict[str, Any]) -> StoredSchema | None:
     fields = {f.get("name"): f for f in description.get("fields", [])}
     if not {ID, DENSE, PAYLOAD, TOKENS} <= set(fields):
         return None
+    properties = description.get("properties") or {}
+    try:
+        storage = StorageOptions.from_stored(json.loads(properties.get(STORAGE_PROPERTY) or "{}"))
+    except (ValueError, TypeError):
+        return None
     dense_dim = _int(fields[DENSE].get("params", {}).get("dim"))
     tokens = fields[TOKENS]
     element = _type_name(tokens.get("element_type"))
     if element == "STRUCT":
         sub = {f.get("name"): f for f in tokens.get("struct_fields", [])}
         vector = sub.get(TOKEN_VECTOR, {})
-        return StoredSchema("native", dense_dim, _int(vector.get("params", {}).get("dim")))
+        multi_dim = _int(vector.get("params", {}).get("dim"))
+        return StoredSchema("native", dense_dim, multi_dim, storage)
     if element == "VARCHAR" and TOKENS_INT8 in fields:
-        properties = description.get("properties") or {}
-        return StoredSchema("portable", dense_dim, _int(properties.get(MULTI_DIM_PROPERTY)))
+        multi_dim = _int(properties.get(MULTI_DIM_PROPERTY))
+        return StoredSchema("portable", dense_dim, multi_dim, storage)
     return None
 
 
@@ -104,6 +118,7 @@ def check_stored(where: str, schema: CollectionSchema, stored: StoredSchema | No
             f"{where} exists but was not created by univec (it lacks the fields "
             f"{ID!r}, {DENSE!r}, {PAYLOAD!r}, {TOKENS!r}). Use another collection name."
         )
+    check_stored_options(where, schema.storage, stored.storage)
     if stored.dense_dim != schema.dense_dim:
         raise SchemaMismatchError(
             f"{where} stores {DENSE!r} vectors of {stored.dense_dim} dimensions, but this "

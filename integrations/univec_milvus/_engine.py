@@ -34,7 +34,7 @@ from univec.errors import (
 )
 from univec.secrets import describe_error, redact_url, url_password
 from univec_milvus._create import open_layout
-from univec_milvus._detect import DENSE, ID, LAYOUTS, PAYLOAD, TOKENS
+from univec_milvus._detect import DENSE, ID, LAYOUTS, MUVERA, PAYLOAD, TOKENS
 from univec_milvus._filters import both, first_parts, quote, to_expression
 from univec_milvus._native import NativeLayout
 from univec_milvus._portable import PortableLayout
@@ -140,6 +140,11 @@ class MilvusEngine(CollectionEngine):
                     DENSE: np.asarray(record.dense, np.float32).tolist(),
                     PAYLOAD: record.payload,
                     **layout.token_fields(record.multi),
+                    **(
+                        {MUVERA: np.asarray(record.muvera, np.float32).tolist()}
+                        if record.muvera is not None
+                        else {}
+                    ),
                 }
                 for record in batch
             ]
@@ -232,18 +237,26 @@ class MilvusEngine(CollectionEngine):
         ]
 
     def dense_rows(
-        self, vector: np.ndarray | None, limit: int, expression: str | None, fields: list[str]
+        self,
+        vector: np.ndarray | None,
+        limit: int,
+        expression: str | None,
+        fields: list[str],
+        *,
+        field: str = DENSE,
+        metric: str = "COSINE",
     ) -> list[dict[str, Any]]:
-        """Cosine search returning rows: ``id``, ``distance`` and the ``fields`` asked for."""
+        """Search of one vector ``field`` (cosine of ``dense`` by default), returning rows:
+        ``id``, ``distance`` and the ``fields`` asked for."""
         results = self.call(
             self.client.search,
             self.name,
             data=[np.asarray(vector, np.float32).tolist()],
-            anns_field=DENSE,
+            anns_field=field,
             limit=limit,
             filter=expression or "",
             output_fields=fields,  # never empty: [] returns every field, token vectors included
-            search_params={"metric_type": "COSINE"},
+            search_params={"metric_type": metric},
         )
         return [
             {**(hit.get("entity") or {}), ID: str(hit["id"]), "distance": float(hit["distance"])}

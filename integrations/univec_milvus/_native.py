@@ -11,6 +11,7 @@ The request builders below are pure functions so that tests can check them witho
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from univec_milvus._detect import (
     ID,
     LAYOUT_PROPERTY,
     PAYLOAD,
+    STORAGE_PROPERTY,
     TOKEN_VECTOR,
     TOKENS,
 )
@@ -107,7 +109,7 @@ class NativeLayout:
 
     def properties(self, schema: CollectionSchema) -> dict[str, str]:
         """Collection properties (the schema itself records the token size)."""
-        return {LAYOUT_PROPERTY: self.name}
+        return {LAYOUT_PROPERTY: self.name, STORAGE_PROPERTY: json.dumps(schema.storage.as_dict())}
 
     # ------------------------------------------------------------------ rows
     def token_fields(self, multi: np.ndarray) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from univec.quantization import dequantize, packed_width, quantize
 from univec.scoring import per_document_max
 
 #: Raw bytes per ARRAY element: a multiple of 3 (pieces concatenate as base64), and its base64
@@ -105,3 +106,36 @@ def survivors(lower: np.ndarray, upper: np.ndarray, k: int) -> np.ndarray:
     threshold = np.partition(lower, len(lower) - k)[len(lower) - k]
     margin = 1e-3 + 1e-5 * abs(float(threshold))
     return np.flatnonzero(upper >= threshold - margin)
+
+
+def pack_float16(multi: np.ndarray) -> list[str]:
+    """Token vectors as base64 pieces of little-endian float16 bytes (half the bytes)."""
+    return pack_bytes(np.ascontiguousarray(multi, dtype="<f2").tobytes())
+
+
+def unpack_float16(pieces: Sequence[str], dim: int) -> np.ndarray:
+    """The ``(n_tokens, dim)`` vectors :func:`pack_float16` packed, as float32."""
+    return np.frombuffer(unpack_bytes(pieces), dtype="<f2").reshape(-1, dim).astype(np.float32)
+
+
+def pack_binary(multi: np.ndarray) -> list[str]:
+    """The sign bits of the token vectors (``univec.quantization``'s ``ubinary``), as base64."""
+    tokens = np.asarray(multi, dtype=np.float32)
+    if not tokens.size:
+        return []
+    return pack_bytes(quantize(tokens, "ubinary").tobytes())
+
+
+def unpack_binary(pieces: Sequence[str], dim: int) -> np.ndarray:
+    """``(n_tokens, dim)`` float32 rows (+-1 / sqrt(dim)) of :func:`pack_binary`'s bits."""
+    raw = np.frombuffer(unpack_bytes(pieces), dtype=np.uint8)
+    return dequantize(raw.reshape(-1, packed_width(dim, "ubinary")), "ubinary", dim=dim)
+
+
+def maxsim_estimates(query: np.ndarray, sketches: Sequence[np.ndarray]) -> np.ndarray:
+    """Each document's MaxSim computed from the signs of its token vectors (an estimate)."""
+    lengths = [len(signs) for signs in sketches]
+    if not sum(lengths):
+        return np.zeros(len(sketches), dtype=np.float32)
+    signs = np.concatenate([s for s in sketches if len(s)])
+    return per_document_max(np.asarray(query, np.float32) @ signs.T, lengths)

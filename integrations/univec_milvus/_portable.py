@@ -34,27 +34,36 @@ vectors of the finalists by ``get`` (search output fields were 1.1-2.6x slower f
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from univec.collections import CollectionSchema, EngineHit, PointRecord
+from univec.collections.compression import MuveraEncoding, StorageOptions
 from univec.scoring import maxsim_many
 from univec_milvus._detect import (
     DENSE,
     ID,
     LAYOUT_PROPERTY,
     MULTI_DIM_PROPERTY,
+    MUVERA,
     PAYLOAD,
+    STORAGE_PROPERTY,
     TOKENS,
     TOKENS_INT8,
 )
 from univec_milvus._packing import (
     PIECE_BYTES,
     maxsim_bounds,
+    maxsim_estimates,
+    pack_binary,
+    pack_float16,
     pack_int8,
     pack_tokens,
     survivors,
+    unpack_binary,
+    unpack_float16,
     unpack_int8,
     unpack_tokens,
 )
@@ -67,16 +76,31 @@ MAX_PIECES = 4096  # the largest ARRAY capacity Milvus allows
 TOKEN_PAGE = 100
 #: Rows per ``get`` of int8 codes (a quarter of the bytes).
 INT8_PAGE = 400
+#: ``binary``: candidates ranked by their sign-bit MaxSim estimate; this many times ``limit``
+#: of them are rescored from the float32 vectors.
+OVERSAMPLING = 4
 
 
 class PortableLayout:
-    """Dense vector + packed token vectors; MaxSim computed exactly in NumPy."""
+    """Dense vector + packed token vectors; MaxSim computed exactly in NumPy.
+
+    What ``tokens`` / ``tokens_int8`` hold, by ``token_precision``:
+
+    * ``float32`` and ``int8``: float32 vectors + int8 sketch. Candidates are bounded from the
+      int8 codes; the final top k is scored exactly from the float32 vectors.
+    * ``float16``: float16 vectors only (half the bytes); every candidate is scored from them.
+    * ``binary``: float32 vectors + sign bits (1 bit a value). ``hybrid`` scores every
+      candidate from the float32 vectors; ``multi`` rescores the ``OVERSAMPLING`` x ``limit``
+      documents with the best sign-bit estimate.
+    """
 
     name = "portable"
     max_part_tokens: int
 
-    def __init__(self, multi_dim: int) -> None:
+    def __init__(self, multi_dim: int, storage: StorageOptions | None = None) -> None:
         self.multi_dim = multi_dim
+        self.storage = storage or StorageOptions()
+        self.precision = self.storage.token_precision
         # 4,096 pieces of 49,149 bytes: ~393k tokens of 128-d, far above the shared default.
         self.max_part_tokens = MAX_PIECES * PIECE_BYTES // (4 * multi_dim)
 
@@ -97,25 +121,40 @@ class PortableLayout:
                 max_length=65_535,
                 max_capacity=MAX_PIECES,
             )
+        if self.storage.first_stage == "muvera":
+            size = MuveraEncoding(dim=schema.multi_dim).output_dim
+            fields.add_field(MUVERA, DataType.FLOAT_VECTOR, dim=size)
         return fields
 
     def index_params(self, client: Any) -> Any:
-        """Index of the dense vector (the only vector field)."""
+        """Index of the dense vector (and of the MUVERA encoding, when stored)."""
         params = client.prepare_index_params()
         params.add_index(DENSE, index_type="AUTOINDEX", metric_type="COSINE")
+        if self.storage.first_stage == "muvera":
+            params.add_index(MUVERA, index_type="AUTOINDEX", metric_type="IP")
         return params
 
     def properties(self, schema: CollectionSchema) -> dict[str, str]:
         """Collection properties recording how ``tokens`` is packed."""
-        return {LAYOUT_PROPERTY: self.name, MULTI_DIM_PROPERTY: str(schema.multi_dim)}
+        return {
+            LAYOUT_PROPERTY: self.name,
+            MULTI_DIM_PROPERTY: str(schema.multi_dim),
+            STORAGE_PROPERTY: json.dumps(schema.storage.as_dict()),
+        }
 
     # ------------------------------------------------------------------ rows
     def token_fields(self, multi: np.ndarray) -> dict[str, Any]:
         """The token fields of a row."""
+        if self.precision == "float16":
+            return {TOKENS: pack_float16(multi), TOKENS_INT8: []}
+        if self.precision == "binary":
+            return {TOKENS: pack_tokens(multi), TOKENS_INT8: pack_binary(multi)}
         return {TOKENS: pack_tokens(multi), TOKENS_INT8: pack_int8(multi)}
 
     def tokens_of(self, row: dict[str, Any]) -> np.ndarray:
-        """Token vectors (a writable copy) from a row read with the ``tokens`` field."""
+        """Token vectors (a writable float32 copy) from a row read with the ``tokens`` field."""
+        if self.precision == "float16":
+            return unpack_float16(row.get(TOKENS) or [], self.multi_dim)
         return unpack_tokens(row.get(TOKENS) or [], self.multi_dim).copy()
 
     def row_bytes(self, record: PointRecord) -> int:
@@ -135,7 +174,17 @@ class PortableLayout:
         expression: str | None,
     ) -> list[EngineHit]:
         """The exact MaxSim top ``limit`` of the dense candidates (their int8 codes come along)."""
-        rows = engine.dense_rows(dense, candidates, expression, [TOKENS_INT8])
+        field, metric = (
+            (MUVERA, "IP") if self.storage.first_stage == "muvera" else (DENSE, "COSINE")
+        )
+        rows = engine.dense_rows(
+            dense, candidates, expression, [TOKENS_INT8], field=field, metric=metric
+        )
+        if self.precision == "binary":  # sign bits bound nothing: score every candidate
+            unbounded = np.full(len(rows), np.inf, np.float32)
+            return self._exact(
+                engine, query, [row[ID] for row in rows], -unbounded, unbounded, limit
+            )
         lower, upper = self._bounds(query, rows)
         return self._exact(engine, query, [row[ID] for row in rows], lower, upper, limit)
 
@@ -156,6 +205,12 @@ class PortableLayout:
     def _bounds(
         self, query: np.ndarray, rows: list[dict[str, Any]]
     ) -> tuple[np.ndarray, np.ndarray]:
+        if self.precision == "float16":  # no sketch: every candidate is scored
+            return np.full(len(rows), -np.inf, np.float32), np.full(len(rows), np.inf, np.float32)
+        if self.precision == "binary":
+            signs = [unpack_binary(row.get(TOKENS_INT8) or [], self.multi_dim) for row in rows]
+            estimates = maxsim_estimates(query, signs)
+            return estimates, estimates
         sketches = [unpack_int8(row.get(TOKENS_INT8) or [], self.multi_dim) for row in rows]
         return maxsim_bounds(query, sketches)
 
@@ -169,11 +224,15 @@ class PortableLayout:
         limit: int,
     ) -> list[EngineHit]:
         """The ``limit`` best of ``pool`` by exact MaxSim, reading only its bounds' survivors."""
-        points = [pool[i] for i in survivors(lower, upper, limit)]
+        if self.precision == "binary" and np.isfinite(lower).all():  # estimates: oversample
+            best = np.argsort(-lower, kind="stable")[: limit * OVERSAMPLING]
+            points = [pool[i] for i in best]
+        else:
+            points = [pool[i] for i in survivors(lower, upper, limit)]
         hits: list[EngineHit] = []
         for start in range(0, len(points), TOKEN_PAGE):
             rows = engine.get_rows(points[start : start + TOKEN_PAGE], [PAYLOAD, TOKENS])
-            tokens = [unpack_tokens(row.get(TOKENS) or [], self.multi_dim) for row in rows]
+            tokens = [self.tokens_of(row) for row in rows]
             scores = maxsim_many(query, tokens)
             hits.extend(
                 EngineHit(row[ID], float(score), row[PAYLOAD])

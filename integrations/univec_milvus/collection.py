@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from univec.collections import MultiVectorCollection
+from univec.collections.compression import FirstStage, TokenPrecision
 from univec.errors import ConfigurationError
 from univec_milvus._engine import DEFAULT_URI, MilvusEngine
 
@@ -53,6 +54,11 @@ class MilvusCollection(MultiVectorCollection):
         batch_size: Documents encoded and upserted per batch.
         candidates: Dense candidates a ``"hybrid"`` search reranks by MaxSim.
         progress: Show a progress bar while adding.
+        pool_factor: Pool each document's token vectors into ``ceil(n / pool_factor)`` at
+            ingest (hierarchical clustering by cosine, never applied to queries); ``1`` = off.
+        token_precision: Stored precision of the token vectors: ``"float32"``, ``"float16"``,
+            ``"int8"`` or ``"binary"`` (see "Storage at scale" in the README).
+        first_stage: Candidates of ``"hybrid"`` searches: ``"dense"`` or ``"muvera"``.
         layout: ``"auto"``, ``"native"`` (fail unless the server supports it) or ``"portable"``.
         **client_options: Further ``MilvusClient`` options (``timeout``, ``db_name``, ...).
 
@@ -78,6 +84,9 @@ class MilvusCollection(MultiVectorCollection):
         batch_size: int = 32,
         candidates: int = 100,
         progress: bool = True,
+        pool_factor: int = 1,
+        token_precision: TokenPrecision = "float32",
+        first_stage: FirstStage = "dense",
         layout: str = "auto",
         **client_options: Any,
     ) -> None:
@@ -109,6 +118,9 @@ class MilvusCollection(MultiVectorCollection):
             batch_size=batch_size,
             candidates=candidates,
             progress=progress,
+            pool_factor=pool_factor,
+            token_precision=token_precision,
+            first_stage=first_stage,
         )
         # The native layout holds fewer tokens per row than the shared default.
         if engine.max_part_tokens < self.max_part_tokens:

@@ -21,10 +21,16 @@ from univec.secrets import describe_error, redact_url, url_password
 from univec_qdrant._schema import (
     DENSE,
     MULTI,
+    MUVERA,
+    OPTIONS_KEY,
+    OVERSAMPLING,
     HnswSettings,
+    check_options,
     check_schema,
+    expected_vectors,
     first_parts_filter,
     native_filter,
+    quantised,
     record_from_payload,
 )
 
@@ -63,6 +69,7 @@ class ClientEngine(CollectionEngine):
         self._secret = api_key
         self._password = url_password(url)
         self._owns_client = client is None
+        self._schema = CollectionSchema(dense_dim=0)  # set by ensure_collection
         if client is None:
             try:
                 client = qdrant_client.QdrantClient(url=url, api_key=api_key, **client_options)
@@ -91,41 +98,73 @@ class ClientEngine(CollectionEngine):
     def ensure_collection(self, schema: CollectionSchema) -> None:
         """Create the collection on first use; check the schema of an existing one."""
         models = self._models
+        self._schema = schema
         if self._call(self.client.collection_exists, self.name):
             info = self._call(self.client.get_collection, self.name)
+            metadata = getattr(info.config, "metadata", None) or {}
+            where = f"Qdrant collection {self.name!r}"
+            check_options(where, schema, metadata.get(OPTIONS_KEY))
             vectors = info.config.params.vectors
             if not isinstance(vectors, dict):
                 vectors = {"": vectors} if vectors is not None else {}
             check_schema(
-                f"Qdrant collection {self.name!r}",
+                where,
                 schema,
                 {name: _vector_facts(params) for name, params in vectors.items()},
             )
             return
+        hnsw = models.HnswConfigDiff(
+            m=self.hnsw.m,
+            ef_construct=self.hnsw.ef_construct,
+            full_scan_threshold=self.hnsw.full_scan_threshold,
+        )
+        vectors_config = {
+            DENSE: models.VectorParams(
+                size=schema.dense_dim, distance=models.Distance.COSINE, hnsw_config=hnsw
+            ),
+            # MaxSim of unit-norm token vectors with Dot: exact, no renormalisation.
+            MULTI: models.VectorParams(
+                size=schema.multi_dim,
+                distance=models.Distance.DOT,
+                multivector_config=models.MultiVectorConfig(
+                    comparator=models.MultiVectorComparator.MAX_SIM
+                ),
+                hnsw_config=models.HnswConfigDiff(m=0),
+                **self._precision(schema),
+            ),
+        }
+        if MUVERA in expected_vectors(schema):
+            vectors_config[MUVERA] = models.VectorParams(  # float16: half the bytes
+                size=expected_vectors(schema)[MUVERA]["size"],
+                distance=models.Distance.DOT,
+                hnsw_config=hnsw,
+                datatype=models.Datatype.FLOAT16,
+            )
         self._call(
             self.client.create_collection,
             self.name,
-            vectors_config={
-                DENSE: models.VectorParams(
-                    size=schema.dense_dim,
-                    distance=models.Distance.COSINE,
-                    hnsw_config=models.HnswConfigDiff(
-                        m=self.hnsw.m,
-                        ef_construct=self.hnsw.ef_construct,
-                        full_scan_threshold=self.hnsw.full_scan_threshold,
-                    ),
-                ),
-                # MaxSim of unit-norm token vectors with Dot: exact, no renormalisation.
-                MULTI: models.VectorParams(
-                    size=schema.multi_dim,
-                    distance=models.Distance.DOT,
-                    multivector_config=models.MultiVectorConfig(
-                        comparator=models.MultiVectorComparator.MAX_SIM
-                    ),
-                    hnsw_config=models.HnswConfigDiff(m=0),
-                ),
-            },
+            vectors_config=vectors_config,
+            metadata={OPTIONS_KEY: schema.storage.as_dict()},
         )
+
+    def _precision(self, schema: CollectionSchema) -> dict[str, Any]:
+        """``float16`` storage, or a quantised copy in RAM with float32 originals on disk."""
+        models, precision = self._models, schema.storage.token_precision
+        if precision == "float16":
+            return {"datatype": models.Datatype.FLOAT16}
+        if precision == "int8":
+            config = models.ScalarQuantizationConfig(type=models.ScalarType.INT8, always_ram=True)
+            return {
+                "quantization_config": models.ScalarQuantization(scalar=config),
+                "on_disk": True,
+            }
+        if precision == "binary":
+            config = models.BinaryQuantizationConfig(always_ram=True)
+            return {
+                "quantization_config": models.BinaryQuantization(binary=config),
+                "on_disk": True,
+            }
+        return {}
 
     # ------------------------------------------------------------------ writes
     def upsert(self, records: Sequence[PointRecord]) -> None:
@@ -144,10 +183,7 @@ class ClientEngine(CollectionEngine):
             batch.append(
                 self._models.PointStruct(
                     id=record.point_id,
-                    vector={
-                        DENSE: np.asarray(record.dense, np.float32).tolist(),
-                        MULTI: np.asarray(record.multi, np.float32).tolist(),
-                    },
+                    vector=_vectors(record),
                     payload=record.payload,
                 )
             )
@@ -214,7 +250,7 @@ class ClientEngine(CollectionEngine):
             if mode == "hybrid":
                 prefetch = models.Prefetch(
                     query=np.asarray(dense, np.float32).tolist(),
-                    using=DENSE,
+                    using=MUVERA if MUVERA in expected_vectors(self._schema) else DENSE,
                     limit=candidates,
                     filter=native,
                     params=params,
@@ -226,11 +262,27 @@ class ClientEngine(CollectionEngine):
             using=using,
             prefetch=prefetch,
             query_filter=native,
-            search_params=params if mode == "dense" else None,
+            search_params=params if mode == "dense" else self._final_params(mode),
             limit=limit,
             with_payload=True,
         )
         return [EngineHit(str(p.id), float(p.score), p.payload or {}) for p in response.points]
+
+    def _final_params(self, mode: SearchMode) -> Any:
+        """MaxSim-stage params: quantised token vectors are rescored from the float originals.
+
+        See ``EdgeEngine._final_params``: ``OVERSAMPLING`` x ``limit`` quantised hits are
+        rescored from the float32 originals; ``binary`` ``hybrid`` scores every candidate in
+        float.
+        """
+        if self._local or not quantised(self._schema):
+            return None  # the in-process mode scores the float vectors exactly, always
+        models = self._models
+        if mode == "hybrid" and self._schema.storage.token_precision == "binary":
+            quantization = models.QuantizationSearchParams(ignore=True)
+        else:
+            quantization = models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+        return models.SearchParams(quantization=quantization)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -281,6 +333,16 @@ class _ClientFilters:
 
     def is_empty(self, key: str) -> Any:
         return self._models.IsEmptyCondition(is_empty=self._models.PayloadField(key=key))
+
+
+def _vectors(record: PointRecord) -> dict[str, Any]:
+    vectors = {
+        DENSE: np.asarray(record.dense, np.float32).tolist(),
+        MULTI: np.asarray(record.multi, np.float32).tolist(),
+    }
+    if record.muvera is not None:
+        vectors[MUVERA] = np.asarray(record.muvera, np.float32).tolist()
+    return vectors
 
 
 def _vector_facts(params: Any) -> dict[str, Any]:

@@ -23,10 +23,19 @@ from univec.collections import (
     FieldCondition,
     PointRecord,
 )
+from univec.collections.compression import MuveraEncoding, StorageOptions, check_stored_options
 from univec.errors import InvalidArgumentError, SchemaMismatchError
 
 DENSE = "dense"
 MULTI = "multi"
+#: The MUVERA encoding of the token vectors (collections with ``first_stage="muvera"``).
+MUVERA = "muvera"
+#: Key of the storage options in the collection's metadata (Qdrant server) or
+#: in ``OPTIONS_FILE`` (Qdrant Edge).
+OPTIONS_KEY = "univec"
+#: Quantised token vectors: searches select this many times ``limit`` points by quantised
+#: score, then rescore them from the original float32 vectors (``int8``; ``multi`` also binary).
+OVERSAMPLING = 4.0
 
 
 @dataclass(frozen=True)
@@ -48,10 +57,19 @@ class HnswSettings:
 
 def expected_vectors(schema: CollectionSchema) -> dict[str, dict[str, Any]]:
     """The vector facts a collection with ``schema`` has, as :func:`check_schema` compares them."""
-    return {
+    expected = {
         DENSE: {"size": schema.dense_dim, "distance": "cosine", "multivector": None},
         MULTI: {"size": schema.multi_dim, "distance": "dot", "multivector": "max_sim"},
     }
+    if schema.storage.first_stage == "muvera":
+        size = MuveraEncoding(dim=schema.multi_dim).output_dim
+        expected[MUVERA] = {"size": size, "distance": "dot", "multivector": None}
+    return expected
+
+
+def quantised(schema: CollectionSchema) -> bool:
+    """Whether the token vectors are searched quantised (with float32 originals on disk)."""
+    return schema.storage.token_precision in ("int8", "binary")
 
 
 def check_schema(where: str, schema: CollectionSchema, found: dict[str, dict[str, Any]]) -> None:
@@ -64,23 +82,32 @@ def check_schema(where: str, schema: CollectionSchema, found: dict[str, dict[str
             (distance and comparator lower-case, e.g. ``"cosine"``, ``"max_sim"``).
     """
     expected = expected_vectors(schema)
-    if set(found) != set(expected):
+    if set(found) - {MUVERA} != set(expected) - {MUVERA}:
         raise SchemaMismatchError(
             f"{where} has the vectors {sorted(found)}, not {sorted(expected)}: it was not created "
             "by univec. Use another collection name."
         )
     for name, facts in expected.items():
-        have = found[name]
+        have = found.get(name)
         if have != facts:
             hint = (
                 f"pass dimensions={have['size']} (or the encoder it was built with)"
-                if name == DENSE and have["size"] != facts["size"]
+                if name == DENSE and have is not None and have["size"] != facts["size"]
                 else "use another collection name"
             )
             raise SchemaMismatchError(
                 f"{where} stores {name!r} vectors as {have}, but this collection needs {facts}. "
                 f"It was created with another encoder or dimension: {hint}, or delete it."
             )
+
+
+def check_options(where: str, schema: CollectionSchema, stored: dict[str, Any] | None) -> None:
+    """Raise :class:`SchemaMismatchError` unless the stored options are ``schema``'s.
+
+    ``stored`` is what the collection recorded at creation (``None``: created before univec
+    recorded options, i.e. with the defaults).
+    """
+    check_stored_options(where, schema.storage, StorageOptions.from_stored(stored))
 
 
 class FilterClasses(Protocol):

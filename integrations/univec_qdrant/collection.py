@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from univec.collections import DEFAULT_CANDIDATES, MultiVectorCollection
+from univec.collections.compression import FirstStage, TokenPrecision
 from univec.errors import ConfigurationError
 from univec_qdrant._schema import HnswSettings
 
@@ -47,6 +48,11 @@ class QdrantCollection(MultiVectorCollection):
         batch_size: Documents encoded and upserted per batch.
         candidates: Dense candidates a ``"hybrid"`` search reranks by MaxSim.
         progress: Show a progress bar while adding.
+        pool_factor: Pool each document's token vectors into ``ceil(n / pool_factor)`` at
+            ingest (hierarchical clustering by cosine, never applied to queries); ``1`` = off.
+        token_precision: Stored precision of the token vectors: ``"float32"``, ``"float16"``,
+            ``"int8"`` or ``"binary"`` (see "Storage at scale" in the README).
+        first_stage: Candidates of ``"hybrid"`` searches: ``"dense"`` or ``"muvera"``.
         hnsw: HNSW settings of the dense vector.
         **client_options: Further ``QdrantClient`` options (``timeout``, ``prefer_grpc``, ...).
 
@@ -71,6 +77,9 @@ class QdrantCollection(MultiVectorCollection):
         batch_size: int = 32,
         candidates: int = DEFAULT_CANDIDATES,
         progress: bool = True,
+        pool_factor: int = 1,
+        token_precision: TokenPrecision = "float32",
+        first_stage: FirstStage = "dense",
         hnsw: HnswSettings | None = None,
         **client_options: Any,
     ) -> None:
@@ -120,4 +129,7 @@ class QdrantCollection(MultiVectorCollection):
             batch_size=batch_size,
             candidates=candidates,
             progress=progress,
+            pool_factor=pool_factor,
+            token_precision=token_precision,
+            first_stage=first_stage,
         )

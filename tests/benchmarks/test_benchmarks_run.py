@@ -55,3 +55,23 @@ def test_search_benchmark_runs_every_engine(tmp_path):
     for engine in ("numpy", "qdrant-edge", "milvus-lite"):
         assert f"\n{engine} " in out
     assert "recall@10 1.000" in out  # hybrid with candidates >= docs is exact
+
+
+@pytest.mark.slow
+def test_storage_benchmark_runs_every_engine_corpus_and_option(tmp_path):
+    out = run(
+        "storage.py", "--qdrant-docs", "40", "--milvus-docs", "30", "--tokens", "12",
+        "--query-tokens", "4", "--queries", "3", "--multi-queries", "1", "--candidates", "64",
+        "--configs", "float32,int8,pool2-binary-muvera",
+        "--plot", str(tmp_path / "storage.png"), "--table", str(tmp_path / "storage.md"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    table = (tmp_path / "storage.md").read_text()
+    for engine in ("qdrant-edge", "milvus-lite"):
+        for corpus in ("synthetic", "lexical"):
+            for config in ("float32", "int8", "pool2-binary-muvera"):
+                assert f"| {engine} | {corpus} | {config} |" in table
+    # candidates >= docs: hybrid reranks every document exactly, whatever the storage
+    assert "PASS  qdrant-edge int8: synthetic: searched vector storage 0.258x" in out
+    assert (tmp_path / "storage.png").stat().st_size > 0
+    assert "the run failed" not in out

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = [
     "torch",
     "transformers",
@@ -62,3 +64,42 @@ def test_heavy_list_is_importable_here():
     for name in ("torch", "transformers", "httpx"):
         subprocess.run([sys.executable, "-c", f"import {name}"], check=True)
     assert json.dumps(HEAVY)
+
+
+BLOCKER = """
+import importlib.abc, sys
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError(f"No module named {{name!r}} (blocked by the test)")
+        return None
+sys.meta_path.insert(0, Blocker())
+"""
+
+
+@pytest.mark.parametrize(
+    ("integration", "blocked", "extra"),
+    [
+        ("langchain_univec", ["langchain_core"], "langchain"),
+        ("llama_index.embeddings.univec", ["llama_index.core"], "llamaindex"),
+        ("haystack_integrations.components.embedders.univec", ["haystack"], "haystack"),
+        ("univec_qdrant", ["qdrant_client", "qdrant_edge"], "qdrant"),
+        ("univec_milvus", ["pymilvus"], "milvus"),
+    ],
+)
+def test_an_integration_without_its_extra_names_the_install_line(integration, blocked, extra):
+    roots = sorted({name.split(".")[0] for name in blocked})
+    if "llama_index" in roots:  # block only llama_index.core, not our own namespace portion
+        code = (
+            BLOCKER.replace("name.split('.')[0]", "name")
+            .replace('name.split(".")[0]', "name")
+            .format(blocked=set(blocked))
+        )
+    else:
+        code = BLOCKER.format(blocked=set(roots))
+    done = subprocess.run(
+        [sys.executable, "-c", code + f"\nimport {integration}\n"], capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert f'pip install "univec[{extra}]"' in done.stderr, done.stderr
+    assert "MissingDependencyError" in done.stderr  # an ImportError subclass

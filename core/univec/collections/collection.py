@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from univec.backends.base import Embeddings
+from univec.collections.compression import (
+    FirstStage,
+    MuveraEncoding,
+    StorageOptions,
+    TokenPrecision,
+    pool_tokens,
+)
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
@@ -73,6 +80,16 @@ class MultiVectorCollection:
         batch_size: Documents encoded and upserted per batch in :meth:`add`.
         candidates: Default number of dense candidates a ``"hybrid"`` search reranks.
         progress: Show a progress bar while adding.
+        pool_factor: Pool each document's token vectors into ``ceil(n / pool_factor)`` at
+            ingest (hierarchical clustering by cosine; queries are never pooled). ``1`` (the
+            default) stores every token.
+        token_precision: How token vectors are stored: ``"float32"`` (default), ``"float16"``,
+            ``"int8"`` or ``"binary"`` (the engines say what they keep for exact rescoring).
+        first_stage: Candidates of ``"hybrid"`` searches: ``"dense"`` (default) or
+            ``"muvera"`` (a fixed-dimensional encoding of the token vectors, stored beside them).
+
+    The three storage options are stored with the collection: reopening it with other values
+    raises :class:`~univec.errors.SchemaMismatchError`.
 
     Example:
         >>> with QdrantCollection("docs", encoder, path="./univec_data") as docs:
@@ -95,7 +112,15 @@ class MultiVectorCollection:
         batch_size: int = 32,
         candidates: int = DEFAULT_CANDIDATES,
         progress: bool = True,
+        pool_factor: int = 1,
+        token_precision: TokenPrecision = "float32",
+        first_stage: FirstStage = "dense",
     ) -> None:
+        try:
+            storage = StorageOptions(pool_factor, token_precision, first_stage)
+        except BaseException:
+            engine.close()
+            raise
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"Collection name {name!r} must be a non-empty string.")
         info = encoder.info
@@ -113,8 +138,9 @@ class MultiVectorCollection:
         self.candidates = check_positive_int("candidates", candidates)
         self.progress = progress
         self.schema = CollectionSchema(
-            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim
+            dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim, storage=storage
         )
+        self._muvera = MuveraEncoding(dim=info.multivector_dim) if first_stage == "muvera" else None
         self._engine = engine
         self._closed = False
         try:
@@ -228,7 +254,8 @@ class MultiVectorCollection:
         for document, document_id, meta, dense, multi in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
-            parts = self._split(np.asarray(multi, np.float32))
+            stored = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
+            parts = self._split(stored)
             new_part_counts[document_key(document_id)] = len(parts)
             for part, tokens in enumerate(parts):
                 payload: dict[str, Any] = {
@@ -250,6 +277,10 @@ class MultiVectorCollection:
                         payload=payload,
                     )
                 )
+        if self._muvera is not None and records:
+            encodings = self._muvera.documents([record.multi for record in records])
+            for record, encoding in zip(records, encodings, strict=True):
+                record.muvera = encoding
         # A replaced document may have had more parts than it has now. Delete those first, so
         # that a failure between the two steps leaves nothing a re-run cannot repair: the old
         # part count is still on the stored parts and is read again.
@@ -365,6 +396,8 @@ class MultiVectorCollection:
             self.candidates if candidates is None else check_positive_int("candidates", candidates)
         )
         dense, multi = self._encode_query(query, mode)
+        if mode == "hybrid" and self._muvera is not None and multi is not None:
+            dense = self._muvera.query(multi)  # the first stage's query vector
         conditions = engine_filter(filter)
         limit = k
         while True:

@@ -59,7 +59,10 @@ class CollectionEngine(ABC):
         candidates: int,
         filter: Sequence[FieldCondition] | Any | None,
     ) -> list[EngineHit]:
-        """Best points first. ``candidates`` is the dense prefetch size of ``hybrid``.
+        """Best points first. ``candidates`` is the first-stage prefetch size of ``hybrid``.
+
+        In ``hybrid`` mode ``dense`` is the first stage's query vector: the dense vector, or
+        the query's MUVERA encoding when ``schema.storage.first_stage`` is ``"muvera"``.
 
         ``filter`` is a list of :class:`FieldCondition` or the engine's native filter object.
         """

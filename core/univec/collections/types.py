@@ -7,6 +7,8 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
+from univec.collections.compression import StorageOptions
+
 __all__ = [
     "PAYLOAD_DOCUMENT_ID",
     "PAYLOAD_METADATA",
@@ -44,10 +46,12 @@ class CollectionSchema:
     Attributes:
         dense_dim: Size of the ``dense`` single vector (the model's or a Matryoshka dim).
         multi_dim: Size of each token vector of ``multi`` (128).
+        storage: Token pooling, token precision and first stage, stored with the collection.
     """
 
     dense_dim: int
     multi_dim: int = 128
+    storage: StorageOptions = field(default_factory=StorageOptions)
 
 
 @dataclass
@@ -60,8 +64,11 @@ class PointRecord:
         part: Index of this part (0 for documents stored whole).
         part_count: How many parts the document was stored as.
         dense: ``(dense_dim,)`` single vector of the whole document (same on every part).
-        multi: ``(n_tokens, multi_dim)`` token vectors of this part.
+        multi: ``(n_tokens, multi_dim)`` token vectors of this part (pooled, if the
+            collection pools).
         payload: Metadata and bookkeeping stored beside the vectors (JSON-serialisable).
+        muvera: ``(output_dim,)`` MUVERA encoding of ``multi``, when the collection's first
+            stage is ``"muvera"``.
     """
 
     point_id: str
@@ -71,6 +78,7 @@ class PointRecord:
     dense: np.ndarray
     multi: np.ndarray
     payload: dict[str, Any] = field(default_factory=dict)
+    muvera: np.ndarray | None = None
 
 
 @dataclass

@@ -29,11 +29,6 @@ class EventLoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    @property
-    def running(self) -> bool:
-        """Whether the thread has been started and not closed."""
-        return self._loop is not None
-
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the private loop and block until it finishes."""
         if threading.current_thread() is self._thread:

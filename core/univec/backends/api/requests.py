@@ -26,12 +26,10 @@ class Batch:
     """A run of consecutive inputs sent in one request.
 
     Attributes:
-        start: Position of the first input in the call.
         items: The inputs.
         tokens: Their estimated token count.
     """
 
-    start: int
     items: Sequence[str | Image]
     tokens: int
 
@@ -66,11 +64,11 @@ def plan_batches(
     for position, cost in enumerate(tokens):
         count = position - start
         if count and (count >= max_items or budget + cost > max_tokens):
-            batches.append(Batch(start, items[start:position], budget))
+            batches.append(Batch(items[start:position], budget))
             start, budget = position, 0
         budget += cost
     if start < len(items):
-        batches.append(Batch(start, items[start:], budget))
+        batches.append(Batch(items[start:], budget))
     return batches
 
 
