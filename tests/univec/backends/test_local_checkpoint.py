@@ -255,7 +255,7 @@ def test_unknown_adapter_for_task(tiny_encoder):
     with pytest.raises(InvalidTaskError, match="'legal'"):
         tiny_encoder.backend.embed(
             ["x"],
-            TaskSpec("legal.query", "legal", "Query: ", True),
+            TaskSpec("legal.query", "legal", "Query: "),
             dense=True,
             multi=False,
             dimensions=None,

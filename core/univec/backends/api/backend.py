@@ -237,7 +237,7 @@ class APIBackend:
         if self.description is None:
             if not isinstance(task, str) or not task:
                 raise InvalidTaskError(f"Unknown task {task!r}: pass the model's task string.")
-            return TASKS.get(task) or TaskSpec(task, "", "", task.endswith(".query"))
+            return TASKS.get(task) or TaskSpec(task, "", "")
         tasks = self.description.tasks
         if not isinstance(task, str) or task not in tasks:
             hint = ""
@@ -247,7 +247,7 @@ class APIBackend:
             raise InvalidTaskError(
                 f"Unknown task {task!r} for {self.model}.{hint} Use one of: {', '.join(tasks)}."
             )
-        return TASKS.get(task) or TaskSpec(task, "", "", task.endswith(".query"))
+        return TASKS.get(task) or TaskSpec(task, "", "")
 
     def _check(
         self, items: Sequence[str | Image], multi: bool, late_chunking: bool, task: TaskSpec
@@ -368,7 +368,7 @@ class APIBackend:
                     "fewer, larger chunks (e.g. univec.late_chunking.embed_chunks with a larger "
                     "max_chars)."
                 )
-            batches = [Batch(0, items, sum(estimates))]
+            batches = [Batch(items, sum(estimates))]
         else:
             batches = plan_batches(
                 items, estimates, max_items=self._max_batch_size, max_tokens=self._max_batch_tokens
