@@ -102,7 +102,8 @@ def test_plain_string_api_key_is_wrapped(jina_api_server, api_encoder, monkeypat
 
 
 def test_pipeline_close_releases_the_encoder(tiny_model_path):
-    embedder = UnivecTextEmbedder(model=str(tiny_model_path), device="cpu")
+    # A configuration no other test uses: this component is the shared encoder's only user.
+    embedder = UnivecTextEmbedder(model=str(tiny_model_path), device="cpu", max_length=321)
     pipeline = Pipeline()
     pipeline.add_component("embedder", embedder)
     pipeline.run({"embedder": {"text": "hello"}})
