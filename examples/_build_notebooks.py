@@ -253,6 +253,162 @@ print(querying.dumps()[:400])
 )
 
 
+notebook(
+    "04_late_interaction_in_frameworks.ipynb",
+    md("""
+# Late interaction (MaxSim) inside LangChain, LlamaIndex and Haystack
+
+The framework *embedders* of `03_frameworks` give each document one vector. The framework *stores*
+below keep both outputs of one jina-embeddings-v4 pass, the single vector **and** the token vectors,
+in a univec collection (Qdrant or Milvus), and score by MaxSim from the query text:
+
+| framework | store | retriever |
+|---|---|---|
+| LangChain | `langchain_univec.UnivecVectorStore` | `store.as_retriever(search_kwargs={"k", "filter", "mode"})` |
+| LlamaIndex | `llama_index.vector_stores.univec.UnivecVectorStore` | `VectorStoreIndex.from_vector_store(store, embed_model=store.embed_model).as_retriever()` |
+| Haystack | `haystack_integrations.document_stores.univec.UnivecDocumentStore` | `UnivecMultiVectorRetriever` |
+
+All three wrap the same kind of collection, so here they share **one**: documents written through one
+framework are found through the others, with the collection's own scores.
+"""),
+    code("""
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+import univec
+from univec_qdrant import QdrantCollection
+
+encoder = univec.Encoder.from_env()
+workdir = Path(tempfile.mkdtemp())
+
+def picture(name, color, shape):
+    image = Image.new("RGB", (224, 224), "white")
+    draw = ImageDraw.Draw(image)
+    (draw.ellipse if shape == "circle" else draw.rectangle)((40, 40, 184, 184), fill=color)
+    image.save(workdir / name)
+    return str(workdir / name)
+
+images = [picture("sun.png", "orange", "circle"), picture("sea.png", "blue", "square")]
+texts = [
+    "The Eiffel Tower is in Paris.",
+    "Photosynthesis turns light into chemical energy.",
+    "MaxSim sums, over query tokens, the best match among document tokens.",
+]
+collection = QdrantCollection("frameworks", encoder, path=workdir / "qdrant", progress=False)
+"""),
+    md("""
+## LangChain: add texts and images, search with MaxSim
+`add_texts` / `add_images` (paths, URLs or bytes) encode each item once; searches run in `mode`
+`"hybrid"` (dense candidates reranked by exact MaxSim, the default), `"multi"` or `"dense"`; filters
+are LangChain metadata dicts (`$eq $ne $gt $gte $lt $lte $in $nin $exists`, `$and $or $not`).
+"""),
+    code("""
+from langchain_univec import UnivecVectorStore as LangChainStore
+
+lc_store = LangChainStore(collection)
+lc_store.add_texts(texts, [{"kind": "text", "year": 2020 + i} for i in range(3)], ids=["eiffel", "plants", "maxsim"])
+lc_store.add_images(images, [{"kind": "image", "year": 2024}] * 2, ids=["sun", "sea"])
+
+for doc, score in lc_store.similarity_search_with_score("Where is the Eiffel Tower?", k=3, mode="multi"):
+    print(round(score, 3), doc.id, doc.metadata, doc.page_content[:40])
+
+hits = collection.search("Where is the Eiffel Tower?", k=3, mode="multi")
+found = lc_store.similarity_search_with_score("Where is the Eiffel Tower?", k=3, mode="multi")
+assert [d.id for d, _ in found] == [h.id for h in hits]
+assert np.allclose([s for _, s in found], [h.score for h in hits], atol=1e-5)
+
+retriever = lc_store.as_retriever(search_kwargs={"k": 5, "filter": {"kind": "image"}})
+print([doc.id for doc in retriever.invoke("an orange circle")])
+assert {doc.id for doc in retriever.invoke("an orange circle")} == {"sun", "sea"}
+print([doc.id for doc in lc_store.max_marginal_relevance_search("energy", k=3, fetch_k=5)])
+"""),
+    md("""
+## LlamaIndex: the same collection behind a `VectorStoreIndex`
+The store scores the query *text*, so the index embeds no query. Give the index the store's
+`embed_model`: its one encoding pass per node gives the index the single vector and the store the
+token vectors (as a transformation it encodes `ImageNode` images as images).
+"""),
+    code("""
+from llama_index.core import StorageContext, VectorStoreIndex
+from llama_index.core.schema import ImageNode, TextNode
+from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.vector_stores.univec import UnivecVectorStore as LlamaIndexStore
+
+li_store = LlamaIndexStore(collection)
+index = VectorStoreIndex.from_vector_store(li_store, embed_model=li_store.embed_model)
+retrieved = index.as_retriever(similarity_top_k=3).retrieve("Where is the Eiffel Tower?")
+for result in retrieved:
+    print(round(result.score, 3), result.node.node_id, type(result.node).__name__)
+hits = collection.search("Where is the Eiffel Tower?", k=3)
+assert [r.node.node_id for r in retrieved] == [str(h.id) for h in hits]
+assert np.allclose([r.score for r in retrieved], [h.score for h in hits], atol=1e-5)
+
+# Ingest new nodes through the index: one model pass per node, images stored as images.
+nodes = li_store.embed_model([
+    TextNode(id_="seine", text="The Seine flows through Paris.", metadata={"kind": "text", "year": 2025}),
+    ImageNode(id_="sun-again", image_path=images[0], metadata={"kind": "image", "year": 2025}),
+])
+VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(vector_store=li_store),
+                 embed_model=li_store.embed_model)
+recent = MetadataFilters(filters=[MetadataFilter(key="year", value=2024, operator=FilterOperator.GTE)])
+retriever = index.as_retriever(similarity_top_k=10, filters=recent, vector_store_kwargs={"mode": "multi"})
+print(sorted(r.node.node_id for r in retriever.retrieve("Paris")))
+assert {r.node.node_id for r in retriever.retrieve("Paris")} == {"sun", "sea", "seine", "sun-again"}
+"""),
+    md("""
+## Haystack: a document store and a MaxSim retriever
+`UnivecDocumentStore` speaks Haystack's `DocumentStore` protocol (filters in Haystack's syntax);
+`UnivecMultiVectorRetriever` needs no embedder component. Haystack keeps a Document's `meta` under the
+metadata key `"meta"` (beside its `id` and `content`), so its `meta.*` filters address documents
+written through Haystack; unfiltered searches find every document of the collection.
+"""),
+    code("""
+from haystack import Document, Pipeline
+from haystack.dataclasses import ByteStream
+from haystack.document_stores.types import DuplicatePolicy
+from haystack_integrations.components.retrievers.univec import UnivecMultiVectorRetriever
+from haystack_integrations.document_stores.univec import UnivecDocumentStore
+
+document_store = UnivecDocumentStore(collection=collection)
+document_store.write_documents([
+    Document(id="louvre", content="The Louvre is a museum in Paris.", meta={"kind": "text"}),
+    Document(id="sea-bytes", blob=ByteStream.from_file_path(Path(images[1]), mime_type="image/png"),
+             meta={"kind": "image"}),
+], policy=DuplicatePolicy.OVERWRITE)
+
+pipeline = Pipeline()
+pipeline.add_component("retriever", UnivecMultiVectorRetriever(document_store, top_k=3))
+result = pipeline.run({"retriever": {
+    "query": "Which museum is in Paris?",
+    "filters": {"field": "meta.kind", "operator": "==", "value": "text"},
+}})
+for document in result["retriever"]["documents"]:
+    print(round(document.score, 3), document.id, (document.content or "")[:40])
+hits = collection.search("Which museum is in Paris?", k=3, filter={"meta.kind": "text"})
+assert [d.id for d in result["retriever"]["documents"]] == [str(h.id) for h in hits] == ["louvre"]
+everything = pipeline.run({"retriever": {"query": "Paris", "top_k": 10}})["retriever"]["documents"]
+print(sorted(d.id for d in everything), document_store.count_documents(), "documents in the collection")
+"""),
+    md("## The same stores on Milvus Lite"),
+    code("""
+from univec_milvus import MilvusCollection
+
+with MilvusCollection("frameworks", encoder, uri=str(workdir / "milvus.db"), progress=False) as milvus:
+    store = LangChainStore(milvus)
+    store.add_texts(texts, ids=["eiffel", "plants", "maxsim"])
+    store.add_images(images, ids=["sun", "sea"])
+    li_milvus = LlamaIndexStore(milvus)
+    index = VectorStoreIndex.from_vector_store(li_milvus, embed_model=li_milvus.embed_model)
+    print([r.node.node_id for r in index.as_retriever(similarity_top_k=2).retrieve("a blue square")])
+    print([d.id for d in store.similarity_search("Where is the Eiffel Tower?", k=2)])
+document_store.close()  # closes the shared Qdrant collection too
+"""),
+)
+
+
 def build(name: str) -> nbformat.NotebookNode:
     """The notebook ``name`` from its cell sources."""
     nb = new_notebook()

@@ -16,12 +16,17 @@ PUBLIC = {
     },
     "univec_qdrant": {"DEFAULT_PATH", "HnswSettings", "QdrantCollection"},
     "univec_milvus": {"DEFAULT_URI", "MilvusCollection"},
-    "langchain_univec": {"UnivecEmbeddings"},
+    "langchain_univec": {"UnivecEmbeddings", "UnivecVectorStore"},
     "llama_index.embeddings.univec": {"UnivecEmbedding"},
+    "llama_index.vector_stores.univec": {"UnivecVectorStore"},
     "haystack_integrations.components.embedders.univec": {
         "UnivecDocumentEmbedder", "UnivecDocumentImageEmbedder", "UnivecImageEmbedder",
         "UnivecTextEmbedder",
     },
+    "haystack_integrations.document_stores.univec": {
+        "UnivecDocumentStore", "UnivecFilterError", "UnsupportedUnivecFilterError",
+    },
+    "haystack_integrations.components.retrievers.univec": {"UnivecMultiVectorRetriever"},
 }  # fmt: skip
 
 
@@ -45,7 +50,10 @@ def test_collections_share_one_interface():
 
     for cls in (QdrantCollection, MilvusCollection):
         assert issubclass(cls, MultiVectorCollection)
-        for method in ("add", "search", "get", "delete", "count", "close", "__len__", "__enter__"):
+        for method in (
+            "add", "search", "get", "delete", "count", "list_documents", "close", "__len__",
+            "__enter__",
+        ):  # fmt: skip
             assert getattr(cls, method) is getattr(MultiVectorCollection, method)
 
 

@@ -7,12 +7,16 @@ given as :class:`univec.Image` (from a path, URL, bytes or PIL image), a
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import io
-import time
+import socket
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +29,13 @@ from univec.errors import (
 if TYPE_CHECKING:
     import PIL.Image
 
-__all__ = ["MAX_IMAGE_BYTES", "Image", "normalize_inputs"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "Image", "normalize_inputs"]
 
 #: Largest image univec reads or downloads (the hosted API's limit too).
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
+#: Most pixels univec decodes an image file at: larger JPEGs are decoded downscaled (draft
+#: mode), larger images of other formats are refused before any pixel is decoded.
+MAX_IMAGE_PIXELS = 40_000_000
 #: Seconds a whole image download may take.
 DEFAULT_DOWNLOAD_TIMEOUT = 30.0
 
@@ -44,14 +51,18 @@ class Image:
         >>> Image("page.png"), Image("https://example.com/cat.jpg"), Image(png_bytes)
     """
 
-    __slots__ = ("_pil", "_source", "kind")
+    __slots__ = ("_origin", "_pil", "_source", "kind")
 
     def __init__(self, source: str | Path | bytes | bytearray | PIL.Image.Image | Image) -> None:
         self._pil: Any = None
         self._source: Any = None
+        # How repr names an image whose source it does not hold: the URL a downloaded image
+        # came from, or the PDF page a rendered image will be drawn from.
+        self._origin: str | None = None
         self.kind: str = ""
         if isinstance(source, Image):
             self.kind, self._source, self._pil = source.kind, source._source, source._pil
+            self._origin = source._origin
             return
         if isinstance(source, (bytes, bytearray, memoryview)):
             self.kind, self._source = "bytes", bytes(source)
@@ -125,8 +136,53 @@ class Image:
         """The file path, for images given by path."""
         return self._source if self.kind == "path" else None
 
+    @classmethod
+    def rendered(
+        cls, render: Callable[[], PIL.Image.Image], label: str, size: tuple[int, int]
+    ) -> Image:
+        """An image drawn by ``render`` each time it is needed, never kept in memory.
+
+        :func:`univec.pdf_pages` returns its pages this way, so that a long PDF is rendered
+        page by page as it is encoded, not all at once.
+
+        Args:
+            render: Returns the image (called again for each use).
+            label: How ``repr`` names it, e.g. ``"<page 3 of 'report.pdf'>"``.
+            size: The ``(width, height)`` ``render`` gives.
+        """
+        image = cls.__new__(cls)
+        image.kind, image._pil, image._origin = "pil", None, label
+        image._source = (render, tuple(size))
+        return image
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """``(width, height)`` when known without reading the image (PIL and rendered images)."""
+        if self.kind != "pil":
+            return None
+        if self._pil is None:
+            return self._source[1]
+        return tuple(self._pil.size)
+
+    def prefetched(self, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT) -> Image:
+        """This image with a URL's bytes downloaded now; images of other kinds as they are.
+
+        The local backend downloads before it takes its model lock, so that a slow server
+        never holds up other threads' encodes.
+
+        Raises:
+            ImageLoadError: The download failed, was too large or too slow.
+        """
+        if self.kind != "url":
+            return self
+        downloaded = Image(self.read_bytes(timeout=timeout))
+        downloaded._origin = repr(self._source)
+        return downloaded
+
     def __repr__(self) -> str:
-        if self.kind == "pil":
+        if self._origin is not None:
+            return f"Image({self._origin})"
+        if self.kind == "pil" and self._pil is not None:
             return f"Image(<PIL {self._pil.mode} {self._pil.size[0]}x{self._pil.size[1]}>)"
         if self.kind == "bytes":
             return f"Image(<{len(self._source)} bytes>)"
@@ -151,7 +207,7 @@ class Image:
             data = download(self._source, timeout=timeout)
         else:
             buffer = io.BytesIO()
-            self._pil.save(buffer, format="PNG")
+            self.to_pil().save(buffer, format="PNG")
             return buffer.getvalue()
         if len(data) > MAX_IMAGE_BYTES:
             raise ImageLoadError(
@@ -170,18 +226,50 @@ class Image:
 
         pil = require("PIL.Image", "local")
         if self.kind == "pil":
-            image = self._pil
+            image = self._pil if self._pil is not None else self._source[0]()
         else:
             data = self.read_bytes(timeout=timeout)
             try:
-                image = pil.open(io.BytesIO(data))
+                with warnings.catch_warnings():  # the bound below is univec's own check
+                    warnings.simplefilter("ignore", pil.DecompressionBombWarning)
+                    image = pil.open(io.BytesIO(data))
+                _bound_pixels(image, self)
                 image.load()
+            except ImageLoadError:
+                raise
             except Exception as exc:  # PIL raises many types for corrupt files
                 raise ImageLoadError(
                     f"Cannot decode {self!r} as an image ({type(exc).__name__}: {exc}). "
                     "Check that the file is a valid PNG, JPEG, WebP, ... image."
                 ) from exc
         return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _bound_pixels(image: PIL.Image.Image, source: Image) -> None:
+    """Keep the decode of an opened (not yet loaded) image under :data:`MAX_IMAGE_PIXELS`.
+
+    A JPEG over it is decoded at 1/2, 1/4 or 1/8 scale (its decoder's draft mode: no full-size
+    pixels ever exist); anything else over it is refused before a pixel is decoded.
+
+    Raises:
+        ImageLoadError: The image declares more pixels than the bound allows.
+    """
+    width, height = image.size
+    if width * height <= MAX_IMAGE_PIXELS:
+        return
+    if image.format == "JPEG":
+        for factor in (2, 4, 8):  # the reductions a JPEG decoder can do
+            size = (-(-width // factor), -(-height // factor))
+            if size[0] * size[1] <= MAX_IMAGE_PIXELS:
+                image.draft("RGB", size)  # the smallest reduction that fits the bound
+                if image.size[0] * image.size[1] <= MAX_IMAGE_PIXELS:
+                    return
+                break
+    raise ImageLoadError(
+        f"{source!r} declares {image.size[0]}x{image.size[1]} pixels, over the bound of "
+        f"{MAX_IMAGE_PIXELS:,} pixels univec decodes (the model sees at most ~600k pixels). "
+        "Downscale it first, e.g. with PIL's Image.thumbnail."
+    )
 
 
 def download(
@@ -196,10 +284,19 @@ def download(
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise ImageLoadError(f"Refusing to fetch {url!r}: only http and https URLs are fetched.")
-    deadline = time.monotonic() + timeout
+    too_slow = (
+        f"Downloading {url!r} took longer than {timeout:g} s. "
+        "Download it yourself or raise the timeout."
+    )
     request = urllib.request.Request(url, headers={"User-Agent": "univec"})
+    # One deadline for the whole download: connecting, TLS, headers and body. Socket timeouts
+    # only bound each read, so a server trickling headers could hold a download for ever.
+    deadline = _Deadline(timeout)
+    opener = urllib.request.build_opener(
+        _DeadlineHTTPHandler(deadline), _DeadlineHTTPSHandler(deadline)
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise ImageLoadError(
@@ -208,15 +305,13 @@ def download(
             chunks: list[bytes] = []
             size = 0
             while True:
-                if time.monotonic() > deadline:
-                    raise ImageLoadError(
-                        f"Downloading {url!r} took longer than {timeout:g} s. "
-                        "Download it yourself or raise the timeout."
-                    )
-                # read1 returns what has arrived; read(n) would wait for n bytes and let a
-                # trickling server overrun the deadline.
+                if deadline.expired:
+                    raise ImageLoadError(too_slow)
+                # read1 returns what has arrived; read(n) would wait for n bytes.
                 chunk = response.read1(64 * 1024)
                 if not chunk:
+                    if deadline.expired:  # the watchdog shut the connection
+                        raise ImageLoadError(too_slow)
                     break
                 size += len(chunk)
                 if size > limit:
@@ -225,18 +320,102 @@ def download(
     except ImageLoadError:
         raise
     except TimeoutError as exc:
-        raise ImageLoadError(
-            f"Downloading {url!r} took longer than {timeout:g} s. "
-            "Download it yourself or raise the timeout."
-        ) from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        if isinstance(getattr(exc, "reason", None), TimeoutError):
-            raise ImageLoadError(
-                f"Downloading {url!r} took longer than {timeout:g} s. "
-                "Download it yourself or raise the timeout."
-            ) from exc
+        raise ImageLoadError(too_slow) from exc
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        if deadline.expired or isinstance(getattr(exc, "reason", None), TimeoutError):
+            raise ImageLoadError(too_slow) from exc
         raise ImageLoadError(f"Cannot download image {url!r}: {exc}") from exc
+    finally:
+        deadline.cancel()
     return b"".join(chunks)
+
+
+class _Deadline:
+    """Shuts down the connections of one download when its total time is up."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def register(self, sock: socket.socket) -> socket.socket:
+        """Watch ``sock``; it is shut down at once if the deadline has already passed."""
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shutdown(sock)
+        return sock
+
+    def cancel(self) -> None:
+        """Stop the watchdog (the download finished or failed)."""
+        self._timer.cancel()
+        with self._lock:
+            self._sockets.clear()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    """Wake a thread blocked reading ``sock`` (the plain socket call: TLS state is left alone)."""
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _DeadlineHTTPConnection(http.client.HTTPConnection):
+    deadline: _Deadline
+
+    def connect(self) -> None:
+        create = self._create_connection  # type: ignore[has-type]
+        self._create_connection = lambda *a, **k: self.deadline.register(create(*a, **k))
+        super().connect()
+        self.deadline.register(self.sock)
+
+
+class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
+    deadline: _Deadline
+
+    def connect(self) -> None:
+        create = self._create_connection  # type: ignore[has-type]
+        self._create_connection = lambda *a, **k: self.deadline.register(create(*a, **k))
+        super().connect()
+        self.deadline.register(self.sock)  # the TLS socket took over the plain one's descriptor
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        def connect(host: str, /, **options: Any) -> http.client.HTTPConnection:
+            connection = _DeadlineHTTPConnection(host, **options)
+            connection.deadline = self._deadline
+            return connection
+
+        return self.do_open(connect, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        def connect(host: str, /, **options: Any) -> http.client.HTTPConnection:
+            connection = _DeadlineHTTPSConnection(host, **options)
+            connection.deadline = self._deadline
+            return connection
+
+        return self.do_open(connect, req, context=self._context)  # type: ignore[attr-defined]
 
 
 def _is_pil_image(value: object) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 from univec.errors import InvalidArgumentError
 from univec.quantization import check_precision, dequantize
 
-__all__ = ["maxsim", "maxsim_many", "per_document_max"]
+__all__ = ["maximal_marginal_relevance", "maxsim", "maxsim_many", "per_document_max"]
 
 
 def maxsim(
@@ -93,3 +93,23 @@ def per_document_max(similarities: np.ndarray, lengths: Sequence[int]) -> np.nda
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         scores[filled] = np.maximum.reduceat(similarities, starts, axis=1).sum(axis=0)
     return scores
+
+
+def maximal_marginal_relevance(
+    query: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float
+) -> list[int]:
+    """Positions of ``k`` rows of ``vectors`` picked by maximal marginal relevance.
+
+    Each step picks the row maximising ``lambda_mult * sim(query, row) - (1 - lambda_mult) *
+    max sim(row, picked)``, with cosine similarity (rows and query are unit-norm).
+    """
+    if len(vectors) == 0 or k < 1:
+        return []
+    relevance = vectors @ query
+    picked = [int(np.argmax(relevance))]
+    while len(picked) < min(k, len(vectors)):
+        redundancy = (vectors @ vectors[picked].T).max(axis=1)
+        scores = lambda_mult * relevance - (1 - lambda_mult) * redundancy
+        scores[picked] = -np.inf
+        picked.append(int(np.argmax(scores)))
+    return picked

@@ -1,4 +1,4 @@
-"""LangChain embeddings backed by univec (extra ``langchain``).
+"""LangChain embeddings and vector store backed by univec (extra ``langchain``).
 
 Example:
     >>> from langchain_univec import UnivecEmbeddings
@@ -11,5 +11,6 @@ from univec._optional import require
 require("langchain_core", "langchain")
 
 from langchain_univec.embeddings import UnivecEmbeddings  # noqa: E402
+from langchain_univec.vectorstores import UnivecVectorStore  # noqa: E402
 
-__all__ = ["UnivecEmbeddings"]
+__all__ = ["UnivecEmbeddings", "UnivecVectorStore"]

@@ -75,6 +75,11 @@ class UnivecEmbeddings(BaseModel, Embeddings):
         """Check the configuration (the encoder itself is built lazily)."""
         self._family = FamilyEncoder.from_settings(self, self.encoder)
 
+    @property
+    def resolved_encoder(self) -> Encoder:
+        """The :class:`univec.Encoder` in use (built from the configuration on first access)."""
+        return self._family.encoder
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents with the family's passage task.
 
@@ -124,3 +129,18 @@ class UnivecEmbeddings(BaseModel, Embeddings):
         images = [as_image(uri) for uri in as_texts(uris, "uris")]
         vectors = await self._family.aembed_documents(images, batch_size=self.batch_size)
         return vectors.tolist()
+
+    def close(self) -> None:
+        """Release the encoder this object built (model memory, API connections and thread).
+
+        An encoder passed in as ``encoder`` is left open: its owner closes it. The object can
+        be used again afterwards (the encoder is then built anew). Dropping the object without
+        calling this frees the same resources when it is garbage collected.
+        """
+        self._family.close()
+
+    def __enter__(self) -> UnivecEmbeddings:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

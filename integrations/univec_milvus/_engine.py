@@ -6,7 +6,12 @@ how token vectors are stored, how MaxSim is scored) lives in ``_native.py`` / ``
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
 import re
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
+from univec.collections.filters import FilterNode
 from univec.errors import (
     ClosedError,
     CollectionError,
@@ -34,8 +40,17 @@ from univec.errors import (
 )
 from univec.secrets import describe_error, redact_url, url_password
 from univec_milvus._create import open_layout
-from univec_milvus._detect import DENSE, ID, LAYOUTS, MUVERA, PAYLOAD, TOKENS
-from univec_milvus._filters import both, first_parts, quote, to_expression
+from univec_milvus._detect import (
+    DENSE,
+    ID,
+    LAYOUTS,
+    MUVERA,
+    PAYLOAD,
+    TOKENS,
+    is_lite,
+    parse_version,
+)
+from univec_milvus._filters import Expression, both, first_parts, quote, request, to_expression
 from univec_milvus._native import NativeLayout
 from univec_milvus._portable import PortableLayout
 
@@ -85,19 +100,30 @@ class MilvusEngine(CollectionEngine):
         self.requested_layout = layout
         self._secret = token or None
         self._owns_client = client is None
+        self._finalizer: weakref.finalize | None = None
         self.uri = str(uri) if client is None else None
         self.layout: NativeLayout | PortableLayout | None = None
         if client is None:
             uri = str(uri)
             if uri.endswith(".db"):  # Milvus Lite: its parent directory must exist
                 Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            lite = lite_path(uri)
+            if lite is not None:
+                _lite_open(lite)  # counted before the client starts the server
             try:
                 client = pymilvus.MilvusClient(uri=uri, token=token or "", **client_options)
             except Exception as exc:  # bad URI, unreachable server, bad option
+                if lite is not None:
+                    _lite_close(lite)
                 raise CollectionError(
                     f"Cannot connect to Milvus at {redact_url(uri)!r}: {self._scrub(exc)}"
                 ) from None  # the original may carry connection parameters
+            # Closed by close(), or when the engine is garbage collected without it: the
+            # client's channel, and the Milvus Lite server once its last user is gone.
+            self._finalizer = weakref.finalize(self, _release, client, lite)
+            self._finalizer.atexit = False
         self._client: Any = client
+        self._templates: bool | None = None  # whether the server has expression templates
 
     def __repr__(self) -> str:
         where = redact_url(self.uri) if self.uri is not None else "client"
@@ -182,19 +208,56 @@ class MilvusEngine(CollectionEngine):
             )
         return records
 
-    def count(self, filter: Sequence[FieldCondition] | str | None = None) -> int:
+    def count(self, filter: FilterNode | str | None = None) -> int:
         """Number of rows matching ``filter``."""
-        return self._count(to_expression(filter))
+        return self._count(self.expression(filter))
 
-    def count_documents(self, filter: Sequence[FieldCondition] | str | None = None) -> int:
+    def count_documents(self, filter: FilterNode | str | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
-        return self._count(first_parts(to_expression(filter)))
+        return self._count(first_parts(self.expression(filter)))
 
-    def _count(self, expression: str | None) -> int:
+    def _count(self, expression: Expression | None) -> int:
         rows = self.call(
-            self.client.query, self.name, filter=expression or "", output_fields=["count(*)"]
+            self.client.query, self.name, output_fields=["count(*)"], **request(expression)
         )
         return int(rows[0]["count(*)"]) if rows else 0
+
+    def expression(
+        self, filter: FilterNode | Sequence[FieldCondition] | str | None
+    ) -> Expression | None:
+        """``filter`` as a Milvus expression, its values bound as ``filter_params`` where the
+        server has expression templates (Milvus >= 2.5; Milvus Lite has none)."""
+        if self._templates is None:
+            version = str(self.call(self.client.get_server_version))
+            parsed = parse_version(version)
+            self._templates = not is_lite(version) and (parsed is None or parsed >= (2, 5, 0))
+        return to_expression(filter, templates=self._templates)
+
+    def scroll(
+        self, filter: FilterNode | str | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """First parts of the documents matching ``filter`` (payloads only)."""
+        ids = self.list_ids(first_parts(self.expression(filter)))
+        if limit is not None:
+            ids = ids[:limit]
+        rows = {row[ID]: row for row in self.get_rows(ids, [PAYLOAD])}
+        records = []
+        for point in ids:
+            if point not in rows:
+                continue
+            payload = dict(rows[point].get(PAYLOAD) or {})
+            records.append(
+                PointRecord(
+                    point_id=point,
+                    document_id=payload.get(PAYLOAD_DOCUMENT_ID, ""),
+                    part=int(payload.get(PAYLOAD_PART, 0)),
+                    part_count=int(payload.get(PAYLOAD_PART_COUNT, 1)),
+                    dense=np.zeros(0, np.float32),
+                    multi=np.zeros((0, 0), np.float32),
+                    payload=payload,
+                )
+            )
+        return records
 
     def search(
         self,
@@ -204,14 +267,14 @@ class MilvusEngine(CollectionEngine):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | str | None,
+        filter: FilterNode | str | None,
     ) -> list[EngineHit]:
         """Best rows first; ``filter`` is FieldConditions or a Milvus expression string.
 
         ``dense`` is a cosine search on both layouts; ``multi`` and ``hybrid`` are scored by
         the layout (see ``_native`` / ``_portable``).
         """
-        layout, expression = self._layout(), to_expression(filter)
+        layout, expression = self._layout(), self.expression(filter)
         limit, candidates = min(limit, QUERY_CAP), min(candidates, QUERY_CAP)
         if mode == "dense":
             return self.dense_search(dense, limit, expression, with_payload=True)
@@ -225,7 +288,7 @@ class MilvusEngine(CollectionEngine):
         self,
         vector: np.ndarray | None,
         limit: int,
-        expression: str | None,
+        expression: Expression | None,
         *,
         with_payload: bool = False,
     ) -> list[EngineHit]:
@@ -240,7 +303,7 @@ class MilvusEngine(CollectionEngine):
         self,
         vector: np.ndarray | None,
         limit: int,
-        expression: str | None,
+        expression: Expression | None,
         fields: list[str],
         *,
         field: str = DENSE,
@@ -254,9 +317,9 @@ class MilvusEngine(CollectionEngine):
             data=[np.asarray(vector, np.float32).tolist()],
             anns_field=field,
             limit=limit,
-            filter=expression or "",
             output_fields=fields,  # never empty: [] returns every field, token vectors included
             search_params={"metric_type": metric},
+            **request(expression),
         )
         return [
             {**(hit.get("entity") or {}), ID: str(hit["id"]), "distance": float(hit["distance"])}
@@ -290,7 +353,7 @@ class MilvusEngine(CollectionEngine):
             )
         return rows
 
-    def list_ids(self, expression: str | None) -> list[str]:
+    def list_ids(self, expression: Expression | None) -> list[str]:
         """Ids of every row matching ``expression``, sorted, within Milvus' 16,384-row cap.
 
         One query when fewer rows match; otherwise the id space is split by prefix
@@ -300,13 +363,15 @@ class MilvusEngine(CollectionEngine):
         prefixes = [""]
         while prefixes:
             prefix = prefixes.pop()
-            narrowed = both(f"{ID} like {quote(prefix + '%')}" if prefix else None, expression)
+            narrowed = both(
+                Expression(f"{ID} like {quote(prefix + '%')}") if prefix else None, expression
+            )
             rows = self.call(
                 self.client.query,
                 self.name,
-                filter=narrowed or "",
                 output_fields=[ID],
                 limit=QUERY_CAP,
+                **request(narrowed),
             )
             if len(rows) < QUERY_CAP:
                 found.extend(str(row[ID]) for row in rows)
@@ -318,13 +383,13 @@ class MilvusEngine(CollectionEngine):
     def close(self) -> None:
         """Close the client if this engine created it (a client passed in stays open).
 
-        Milvus Lite keeps serving the ``.db`` path in this process (pymilvus' design), so a
-        collection reopened later in the same process starts instantly.
+        Milvus Lite serves a ``.db`` path from threads of this process; when the last engine
+        using that path closes, its server stops and frees its memory, threads and files.
         """
         if self._client is not None:
-            client, self._client = self._client, None
-            if self._owns_client:
-                client.close()
+            self._client = None
+            if self._finalizer is not None:
+                self._finalizer()
 
     # ------------------------------------------------------------------ helpers
     def _layout(self) -> NativeLayout | PortableLayout:
@@ -345,6 +410,61 @@ class MilvusEngine(CollectionEngine):
 
     def _scrub(self, exc: BaseException) -> str:
         return describe_error(exc, self._secret, url_password(self.uri))
+
+
+_lite_lock = threading.Lock()
+_lite_users: dict[str, int] = {}
+
+
+def lite_path(uri: str) -> str | None:
+    """The absolute ``.db`` path a Milvus Lite URI names (as Milvus Lite keys its servers)."""
+    return os.path.abspath(os.path.expanduser(uri)) if uri.endswith(".db") else None
+
+
+def _lite_open(path: str) -> None:
+    with _lite_lock:
+        _lite_users[path] = _lite_users.get(path, 0) + 1
+
+
+def _lite_close(path: str) -> None:
+    """Forget one user of ``path``; stop its Milvus Lite server when it was the last."""
+    with _lite_lock:
+        users = _lite_users.get(path, 0) - 1
+        if users > 0:
+            _lite_users[path] = users
+            return
+        _lite_users.pop(path, None)
+    with contextlib.suppress(ImportError):
+        from milvus_lite.server_manager import server_manager_instance
+
+        entry = getattr(server_manager_instance, "_servers", {}).get(path)
+        server_manager_instance.release_server(path)
+        # grpc's Server.stop() leaves the worker pool Milvus Lite gave it running: its idle
+        # threads would outlive the server. Stop them too (a private attribute: best effort).
+        pool = getattr(getattr(entry[0], "_state", None), "thread_pool", None) if entry else None
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=False)
+    _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap a stopped Milvus Lite server freed back to the OS (glibc keeps it)."""
+    with contextlib.suppress(Exception):  # not glibc (macOS, Windows, musl): nothing to do
+        import ctypes
+
+        gc.collect()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _release(client: Any, lite: str | None) -> None:
+    """Close an engine's own client, then its share of the Milvus Lite server."""
+    try:
+        with contextlib.suppress(Exception):  # a client whose server is gone already
+            client.close()
+    finally:
+        if lite is not None:
+            _lite_close(lite)
 
 
 def _batches(records: Sequence[PointRecord], size_of: Any) -> Iterator[list[PointRecord]]:

@@ -26,7 +26,7 @@ from univec_milvus._detect import (
     TOKEN_VECTOR,
     TOKENS,
 )
-from univec_milvus._filters import both, ids_in
+from univec_milvus._filters import Expression, both, ids_in, request
 
 if TYPE_CHECKING:
     from univec_milvus._engine import MilvusEngine
@@ -69,7 +69,7 @@ def index_params(client: Any) -> Any:
 
 
 def maxsim_request(
-    multi: np.ndarray, limit: int, expression: str | None, *, ef: int = EF_SEARCH
+    multi: np.ndarray, limit: int, expression: Expression | None, *, ef: int = EF_SEARCH
 ) -> dict[str, Any]:
     """Keyword arguments of ``MilvusClient.search`` for an embedding-list (MaxSim) search."""
     from pymilvus.client.embedding_list import EmbeddingList
@@ -79,15 +79,15 @@ def maxsim_request(
         "data": [EmbeddingList(query, dim=query.shape[1])],
         "anns_field": TOKENS_FIELD,
         "limit": limit,
-        "filter": expression or "",
         "output_fields": [PAYLOAD],
         "search_params": {"metric_type": METRIC, "params": {"ef": max(ef, limit)}},
+        **request(expression),
     }
 
 
-def hybrid_filter(candidates: list[str], expression: str | None) -> str:
+def hybrid_filter(candidates: list[str], expression: Expression | None) -> Expression | None:
     """The filter of a hybrid search's MaxSim step: the dense candidates (and ``expression``)."""
-    return both(ids_in(candidates), expression) or ""
+    return both(ids_in(candidates), expression)
 
 
 class NativeLayout:
@@ -129,7 +129,7 @@ class NativeLayout:
 
     # ------------------------------------------------------------------ search
     def multi_search(
-        self, engine: MilvusEngine, query: np.ndarray, limit: int, expression: str | None
+        self, engine: MilvusEngine, query: np.ndarray, limit: int, expression: Expression | None
     ) -> list[EngineHit]:
         """One embedding-list search: Milvus scores MaxSim (by HNSW)."""
         return engine.run_search(maxsim_request(query, limit, expression))
@@ -141,7 +141,7 @@ class NativeLayout:
         query: np.ndarray,
         limit: int,
         candidates: int,
-        expression: str | None,
+        expression: Expression | None,
     ) -> list[EngineHit]:
         """Dense candidates, then an embedding-list search restricted to them."""
         pool = [hit.point_id for hit in engine.dense_search(dense, candidates, expression)]

@@ -70,6 +70,7 @@ from univec_milvus._packing import (
 
 if TYPE_CHECKING:
     from univec_milvus._engine import MilvusEngine
+    from univec_milvus._filters import Expression
 
 MAX_PIECES = 4096  # the largest ARRAY capacity Milvus allows
 #: Rows per ``get`` of float32 token vectors (larger pages were slower on Milvus Lite).
@@ -171,7 +172,7 @@ class PortableLayout:
         query: np.ndarray,
         limit: int,
         candidates: int,
-        expression: str | None,
+        expression: Expression | None,
     ) -> list[EngineHit]:
         """The exact MaxSim top ``limit`` of the dense candidates (their int8 codes come along)."""
         field, metric = (
@@ -189,7 +190,7 @@ class PortableLayout:
         return self._exact(engine, query, [row[ID] for row in rows], lower, upper, limit)
 
     def multi_search(
-        self, engine: MilvusEngine, query: np.ndarray, limit: int, expression: str | None
+        self, engine: MilvusEngine, query: np.ndarray, limit: int, expression: Expression | None
     ) -> list[EngineHit]:
         """The exact MaxSim top ``limit`` of every row, bounded from int8 codes in pages."""
         pool = engine.list_ids(expression)

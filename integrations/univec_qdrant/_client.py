@@ -12,10 +12,10 @@ from univec.collections import (
     CollectionEngine,
     CollectionSchema,
     EngineHit,
-    FieldCondition,
     PointRecord,
     SearchMode,
 )
+from univec.collections.filters import FilterNode
 from univec.errors import ClosedError, CollectionError, InvalidArgumentError, SchemaMismatchError
 from univec.secrets import describe_error, redact_url, url_password
 from univec_qdrant._schema import (
@@ -214,18 +214,41 @@ class ClientEngine(CollectionEngine):
             for point in found
         ]
 
-    def count(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count(self, filter: FilterNode | Any | None = None) -> int:
         """Number of points matching ``filter``."""
         result = self._call(
             self.client.count, self.name, count_filter=self._filter(filter), exact=True
         )
         return int(result.count)
 
-    def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count_documents(self, filter: FilterNode | Any | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
         only_first = first_parts_filter(filter, self._filters)
         result = self._call(self.client.count, self.name, count_filter=only_first, exact=True)
         return int(result.count)
+
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """First parts of the documents matching ``filter`` (payloads only), page by page."""
+        native = first_parts_filter(filter, self._filters)
+        found: list[PointRecord] = []
+        offset = None
+        while limit is None or len(found) < limit:
+            page = 1000 if limit is None else min(1000, limit - len(found))
+            points, offset = self._call(
+                self.client.scroll,
+                self.name,
+                scroll_filter=native,
+                limit=page,
+                offset=offset,
+                with_payload=True,
+                with_vectors=False,
+            )
+            found.extend(record_from_payload(str(p.id), p.payload or {}, {}) for p in points)
+            if offset is None or not points:
+                break
+        return found
 
     def search(
         self,
@@ -235,7 +258,7 @@ class ClientEngine(CollectionEngine):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | Any | None,
+        filter: FilterNode | Any | None,
     ) -> list[EngineHit]:
         """One request: dense, exact MaxSim, or a dense prefetch reranked by MaxSim."""
         models = self._models
@@ -293,7 +316,7 @@ class ClientEngine(CollectionEngine):
                 client.close()
 
     # ------------------------------------------------------------------ helpers
-    def _filter(self, filter: Sequence[FieldCondition] | Any | None) -> Any:
+    def _filter(self, filter: FilterNode | Any | None) -> Any:
         return native_filter(filter, self._filters)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
@@ -319,8 +342,14 @@ class _ClientFilters:
         self._models = models
         self.filter_type = models.Filter
 
-    def filter(self, *, must: list[Any] | None = None, should: list[Any] | None = None) -> Any:
-        return self._models.Filter(must=must, should=should)
+    def filter(
+        self,
+        *,
+        must: list[Any] | None = None,
+        should: list[Any] | None = None,
+        must_not: list[Any] | None = None,
+    ) -> Any:
+        return self._models.Filter(must=must, should=should, must_not=must_not)
 
     def match_value(self, key: str, value: str | int | bool) -> Any:
         return self._models.FieldCondition(key=key, match=self._models.MatchValue(value=value))
@@ -328,8 +357,11 @@ class _ClientFilters:
     def match_any(self, key: str, values: list[Any]) -> Any:
         return self._models.FieldCondition(key=key, match=self._models.MatchAny(any=values))
 
-    def float_equals(self, key: str, value: float) -> Any:
-        return self._models.FieldCondition(key=key, range=self._models.Range(gte=value, lte=value))
+    def range(self, key: str, bounds: dict[str, float]) -> Any:
+        return self._models.FieldCondition(key=key, range=self._models.Range(**bounds))
+
+    def datetime_range(self, key: str, bounds: dict[str, str]) -> Any:
+        return self._models.FieldCondition(key=key, range=self._models.DatetimeRange(**bounds))
 
     def is_empty(self, key: str) -> Any:
         return self._models.IsEmptyCondition(is_empty=self._models.PayloadField(key=key))

@@ -15,11 +15,12 @@ from univec.collections import (
     CollectionEngine,
     CollectionSchema,
     EngineHit,
-    FieldCondition,
     PointRecord,
     SearchMode,
 )
-from univec.errors import ClosedError, CollectionError, SchemaMismatchError
+from univec.collections.filters import FilterNode
+from univec.errors import ClosedError, CollectionError
+from univec_qdrant._lock import PathLock
 from univec_qdrant._schema import (
     DENSE,
     MULTI,
@@ -37,6 +38,8 @@ from univec_qdrant._schema import (
 )
 
 CONFIG_FILE = "edge_config.json"
+#: Points per scroll request.
+SCROLL_PAGE = 1000
 #: univec's storage options of the shard (pooling, token precision, first stage), as JSON.
 OPTIONS_FILE = "univec.json"
 
@@ -76,6 +79,7 @@ class EdgeEngine(CollectionEngine):
         # another ~1.1x faster than 8, as a preempted thread then holds back less work).
         self.segments = segments or max(16, 4 * (os.cpu_count() or 1))
         self._shard: Any = None
+        self._lock: PathLock | None = None
         self._schema = CollectionSchema(dense_dim=0)  # set by ensure_collection
         self._written = 0  # points upserted since the last optimization
         self._points = 0  # points in the shard (an estimate: upserts may replace)
@@ -90,6 +94,10 @@ class EdgeEngine(CollectionEngine):
         config_file = self.path / CONFIG_FILE
         options_file = self.path / OPTIONS_FILE
         self._schema = schema
+        # Qdrant Edge's own lock is taken after it has opened (and started repairing) the
+        # write-ahead log, which breaks the handle that holds the shard. Our lock is taken
+        # before Qdrant touches anything, so a second open fails and the first stays intact.
+        self._lock = PathLock.acquire(self.path)
         try:
             if config_file.is_file():
                 where = f"Qdrant Edge collection at {str(self.path)!r}"
@@ -101,23 +109,24 @@ class EdgeEngine(CollectionEngine):
                     schema,
                     {name: _vector_facts(params) for name, params in stored.items()},
                 )
-                self._shard = edge.EdgeShard.load(str(self.path))
-                self._points = int(self._shard.info().points_count)
+                self._shard = self._call(edge.EdgeShard.load, str(self.path))
+                self._points = int(self._call(self._shard.info).points_count)
             else:
-                self.path.mkdir(parents=True, exist_ok=True)
                 options_file.write_text(json.dumps({OPTIONS_KEY: schema.storage.as_dict()}))
-                self._shard = edge.EdgeShard.create(str(self.path), self._config(schema))
-        except SchemaMismatchError:
+                self._shard = self._call(
+                    edge.EdgeShard.create, str(self.path), self._config(schema)
+                )
+        except BaseException as exc:
+            self._release()
+            if isinstance(exc, CollectionError) and isinstance(exc.__cause__, Exception):
+                cause = str(exc.__cause__)
+                if "WAL" in cause or "WouldBlock" in cause:
+                    raise CollectionError(
+                        f"The Qdrant Edge collection at {str(self.path)!r} is in use (open in "
+                        "another process, or locked by Qdrant). Close the other QdrantCollection "
+                        "first."
+                    ) from exc.__cause__
             raise
-        except Exception as exc:  # the bindings raise plain Exception
-            if "WAL" in str(exc) or "WouldBlock" in str(exc):
-                raise CollectionError(
-                    f"The Qdrant Edge collection at {str(self.path)!r} is already open (in this "
-                    "or another process). Close the other QdrantCollection first."
-                ) from exc
-            raise CollectionError(
-                f"Cannot open the Qdrant Edge collection at {str(self.path)!r}: {exc}"
-            ) from exc
 
     def _config(self, schema: CollectionSchema) -> Any:
         edge = self._edge
@@ -213,17 +222,35 @@ class EdgeEngine(CollectionEngine):
             for record in found
         ]
 
-    def count(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count(self, filter: FilterNode | Any | None = None) -> int:
         """Number of points matching ``filter``."""
         request = self._edge.CountRequest(exact=True, filter=self._filter(filter))
         return int(self._call(self.shard.count, request))
 
-    def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count_documents(self, filter: FilterNode | Any | None = None) -> int:
         """Number of documents (their part 0) matching ``filter``."""
         request = self._edge.CountRequest(
             exact=True, filter=first_parts_filter(filter, self._filters)
         )
         return int(self._call(self.shard.count, request))
+
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """First parts of the documents matching ``filter`` (payloads only), page by page."""
+        native = first_parts_filter(filter, self._filters)
+        found: list[PointRecord] = []
+        offset = None
+        while limit is None or len(found) < limit:
+            page = SCROLL_PAGE if limit is None else min(SCROLL_PAGE, limit - len(found))
+            request = self._edge.ScrollRequest(
+                offset=offset, limit=page, filter=native, with_payload=True, with_vector=False
+            )
+            records, offset = self._call(self.shard.scroll, request)
+            found.extend(record_from_payload(str(r.id), r.payload or {}, {}) for r in records)
+            if offset is None or not records:
+                break
+        return found
 
     def search(
         self,
@@ -233,7 +260,7 @@ class EdgeEngine(CollectionEngine):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | Any | None,
+        filter: FilterNode | Any | None,
     ) -> list[EngineHit]:
         """One query: dense, exact MaxSim, or a dense prefetch reranked by MaxSim."""
         edge = self._edge
@@ -304,10 +331,20 @@ class EdgeEngine(CollectionEngine):
 
     def close(self) -> None:
         """Flush to disk and release the shard (and its lock)."""
-        if self._shard is not None:
-            shard, self._shard = self._shard, None
-            shard.flush()
-            shard.close()
+        try:
+            if self._shard is not None:
+                shard, self._shard = self._shard, None
+                try:
+                    self._call(shard.flush)
+                finally:
+                    self._call(shard.close)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     @property
     def shard(self) -> Any:
@@ -325,7 +362,7 @@ class EdgeEngine(CollectionEngine):
         return sum(_allocated(f) for f in self.path.rglob("*") if f.is_file())
 
     # ------------------------------------------------------------------ helpers
-    def _filter(self, filter: Sequence[FieldCondition] | Any | None) -> Any:
+    def _filter(self, filter: FilterNode | Any | None) -> Any:
         return native_filter(filter, self._filters)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
@@ -334,6 +371,14 @@ class EdgeEngine(CollectionEngine):
         except Exception as exc:  # the bindings raise plain Exception
             raise CollectionError(
                 f"Qdrant Edge failed on the collection at {str(self.path)!r}: {exc}"
+            ) from exc
+        except BaseException as exc:
+            if not is_engine_panic(exc):
+                raise  # KeyboardInterrupt, SystemExit, ...
+            raise CollectionError(
+                f"Qdrant Edge crashed on the collection at {str(self.path)!r} "
+                f"({str(exc).splitlines()[0][:300] if str(exc) else 'panic'}). Report it with "
+                "the data that caused it; reopening the collection may help."
             ) from exc
 
 
@@ -346,8 +391,14 @@ class _EdgeFilters:
         self._edge = edge
         self.filter_type = edge.Filter
 
-    def filter(self, *, must: list[Any] | None = None, should: list[Any] | None = None) -> Any:
-        return self._edge.Filter(must=must, should=should)
+    def filter(
+        self,
+        *,
+        must: list[Any] | None = None,
+        should: list[Any] | None = None,
+        must_not: list[Any] | None = None,
+    ) -> Any:
+        return self._edge.Filter(must=must, should=should, must_not=must_not)
 
     def match_value(self, key: str, value: str | int | bool) -> Any:
         # qdrant-edge-py 0.9 reads a Python bool as the integer 0/1 (bool subclasses int)
@@ -358,11 +409,20 @@ class _EdgeFilters:
     def match_any(self, key: str, values: list[Any]) -> Any:
         return self._edge.FieldCondition(key=key, match=self._edge.MatchAny(values))
 
-    def float_equals(self, key: str, value: float) -> Any:
-        return self._edge.FieldCondition(key=key, range=self._edge.RangeFloat(gte=value, lte=value))
+    def range(self, key: str, bounds: dict[str, float]) -> Any:
+        floats = {name: float(value) for name, value in bounds.items()}
+        return self._edge.FieldCondition(key=key, range=self._edge.RangeFloat(**floats))
+
+    def datetime_range(self, key: str, bounds: dict[str, str]) -> Any:
+        return self._edge.FieldCondition(key=key, range=self._edge.RangeDateTime(**bounds))
 
     def is_empty(self, key: str) -> Any:
         return self._edge.IsEmptyCondition(key)
+
+
+def is_engine_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Rust panic surfaced by pyo3 (a ``BaseException``, not an ``Exception``)."""
+    return type(exc).__name__ == "PanicException"
 
 
 def _allocated(file: Path) -> int:

@@ -8,7 +8,6 @@ The two engines build the same filters from different classes (``qdrant_client.m
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,11 +19,29 @@ from univec.collections import (
     PAYLOAD_PART,
     PAYLOAD_PART_COUNT,
     CollectionSchema,
-    FieldCondition,
     PointRecord,
 )
 from univec.collections.compression import MuveraEncoding, StorageOptions, check_stored_options
-from univec.errors import InvalidArgumentError, SchemaMismatchError
+from univec.collections.filters import (
+    COMPARISON_OPERATORS,
+    RANGE_OPERATORS,
+    And,
+    Comparison,
+    FilterNode,
+    Not,
+    Or,
+    engine_filter,
+    is_filter_node,
+    iso_text,
+    key_path,
+    negate,
+    value_kind,
+)
+from univec.errors import (
+    InvalidFilterError,
+    SchemaMismatchError,
+    UnsupportedFilterError,
+)
 
 DENSE = "dense"
 MULTI = "multi"
@@ -117,20 +134,30 @@ class FilterClasses(Protocol):
     filter_type: type
     filter_name: str
 
-    def filter(self, *, must: list[Any] | None = None, should: list[Any] | None = None) -> Any:
-        """A ``Filter`` of ANDed (``must``) or ORed (``should``) conditions."""
+    def filter(
+        self,
+        *,
+        must: list[Any] | None = None,
+        should: list[Any] | None = None,
+        must_not: list[Any] | None = None,
+    ) -> Any:
+        """A ``Filter``: every ``must``, at least one ``should``, no ``must_not`` condition."""
         ...
 
     def match_value(self, key: str, value: str | int | bool) -> Any:
-        """``key == value``."""
+        """``key == value`` (a keyword, integer or boolean match)."""
         ...
 
     def match_any(self, key: str, values: list[Any]) -> Any:
-        """``key`` equals one of ``values`` (all str, or all int)."""
+        """``key`` equals one of ``values`` (all str)."""
         ...
 
-    def float_equals(self, key: str, value: float) -> Any:
-        """``key == value`` for a float (a closed range)."""
+    def range(self, key: str, bounds: dict[str, float]) -> Any:
+        """A numeric range of ``key``: ``bounds`` has some of ``gt``/``gte``/``lt``/``lte``."""
+        ...
+
+    def datetime_range(self, key: str, bounds: dict[str, str]) -> Any:
+        """A datetime range of ``key``; the bounds are RFC 3339 strings."""
         ...
 
     def is_empty(self, key: str) -> Any:
@@ -138,29 +165,34 @@ class FilterClasses(Protocol):
         ...
 
 
-def native_filter(filter: Sequence[FieldCondition] | Any | None, classes: FilterClasses) -> Any:
-    """``FieldCondition`` s as the engine's ``Filter``; a native ``Filter`` passes through.
+def native_filter(filter: FilterNode | Any | None, classes: FilterClasses) -> Any:
+    """A filter tree as the engine's ``Filter``; a native ``Filter`` passes through.
 
     Raises:
-        InvalidArgumentError: ``filter`` is neither, or a value cannot be filtered on.
+        InvalidFilterError: ``filter`` is neither.
+        UnsupportedFilterError: A node Qdrant cannot express (e.g. ``>`` on a string).
     """
     if filter is None:
         return None
-    if not isinstance(filter, (list, tuple)):
-        if not isinstance(filter, classes.filter_type):
-            raise InvalidArgumentError(
-                f"filter of type {type(filter).__name__} is not a {classes.filter_name}; pass a "
-                f"metadata dict such as {{'lang': 'en'}} or a {classes.filter_name}."
-            )
-        return filter
-    if not filter:
-        return None
-    return classes.filter(must=[_condition(condition, classes) for condition in filter])
+    if isinstance(filter, (list, tuple)):  # FieldConditions of the older form
+        filter = engine_filter(list(filter))
+        if filter is None:
+            return None
+    if is_filter_node(filter):
+        native = _node(filter, classes)
+        if isinstance(native, classes.filter_type):
+            return native
+        return classes.filter(must=[native])  # requests take a Filter, not a bare condition
+    if not isinstance(filter, classes.filter_type):
+        raise InvalidFilterError(
+            f"filter of type {type(filter).__name__} is not a {classes.filter_name}; pass a "
+            f"metadata dict such as {{'lang': 'en'}}, a univec filter tree, or a "
+            f"{classes.filter_name}."
+        )
+    return filter
 
 
-def first_parts_filter(
-    filter: Sequence[FieldCondition] | Any | None, classes: FilterClasses
-) -> Any:
+def first_parts_filter(filter: FilterNode | Any | None, classes: FilterClasses) -> Any:
     """Points that are part 0 of their document (one per document), matching ``filter``."""
     conditions = [classes.match_value(PAYLOAD_PART, 0)]
     translated = native_filter(filter, classes)
@@ -169,57 +201,115 @@ def first_parts_filter(
     return classes.filter(must=conditions)
 
 
-def _condition(condition: FieldCondition, classes: FilterClasses) -> Any:
-    key = metadata_path(condition.key)
-    values = list(condition.values)
-    if condition.operator == "in" and match_any_values(values):
-        return classes.match_any(key, values)
-    options = [_equals(key, value, classes) for value in values]
-    return options[0] if len(options) == 1 else classes.filter(should=options)
+def _node(node: FilterNode, classes: FilterClasses) -> Any:
+    if isinstance(node, And):
+        return classes.filter(must=[_node(clause, classes) for clause in node.clauses])
+    if isinstance(node, Or):
+        if not node.clauses:
+            return _nothing(classes)
+        return classes.filter(should=[_node(clause, classes) for clause in node.clauses])
+    if isinstance(node, Not):
+        return classes.filter(must_not=[_node(node.clause, classes)])
+    return _comparison(node, classes)
 
 
-def _equals(key: str, value: Any, classes: FilterClasses) -> Any:
-    if value is None:
+def _nothing(classes: FilterClasses) -> Any:
+    """A condition no point meets: every point has a document id."""
+    return classes.is_empty(PAYLOAD_DOCUMENT_ID)
+
+
+def _comparison(node: Comparison, classes: FilterClasses) -> Any:
+    key = metadata_path(node.key)
+    operator = node.operator
+    if operator == "exists":
+        return classes.filter(must_not=[classes.is_empty(key)])
+    if operator == "missing":
         return classes.is_empty(key)
-    if isinstance(value, (str, bool, int)):
-        return classes.match_value(key, value)
-    if isinstance(value, float):
-        return classes.float_equals(key, value)
-    raise InvalidArgumentError(
-        f"Filter value {value!r:.60} on {key!r} is a {type(value).__name__}; filter on str, int, "
-        "bool, float or None values."
+    if operator in ("!=", "not in"):
+        return classes.filter(must_not=[_comparison(negate(node), classes)])  # type: ignore[arg-type]
+    if operator == "in":
+        values = _values(node)
+        if not values:
+            return _nothing(classes)
+        if all(isinstance(v, str) for v in values):
+            return classes.match_any(key, list(values))
+        options = [_equals(node, key, value, classes) for value in values]
+        return options[0] if len(options) == 1 else classes.filter(should=options)
+    if operator == "==":
+        return _equals(node, key, node.value, classes)
+    if operator in RANGE_OPERATORS:
+        bound = _BOUNDS[operator]
+        kind = _kind(node, node.value)
+        if kind == "number":
+            return classes.range(key, {bound: node.value})
+        if kind == "datetime":
+            return classes.datetime_range(key, {bound: iso_text(node.value)})
+        raise UnsupportedFilterError(
+            f"Qdrant cannot compare {node.value!r:.40} with {operator!r} (filter {node}): ranges "
+            "take numbers or datetimes. Store the value as a number or an ISO date, or filter "
+            "with ==/in."
+        )
+    raise UnsupportedFilterError(
+        f"Qdrant has no filter operator {operator!r} (filter {node}); use one of "
+        f"{list(COMPARISON_OPERATORS)}."
     )
 
 
-def match_any_values(values: list[Any]) -> bool:
-    """Whether Qdrant's ``MatchAny`` takes these values (all str, or all non-bool int)."""
-    if not values:
-        return False
-    if all(isinstance(v, str) for v in values):
-        return True
-    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+_BOUNDS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
+
+
+def _equals(node: Comparison, key: str, value: Any, classes: FilterClasses) -> Any:
+    kind = _kind(node, value)
+    if kind in ("str", "bool"):
+        return classes.match_value(key, value)
+    if kind == "number":  # a range matches stored ints and floats alike (1 == 1.0)
+        return classes.range(key, {"gte": value, "lte": value})
+    text = iso_text(value)
+    return classes.datetime_range(key, {"gte": text, "lte": text})
+
+
+def _values(node: Comparison) -> tuple[Any, ...]:
+    values = node.value
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, set, frozenset)):
+        raise UnsupportedFilterError(
+            f"{node.operator!r} needs a tuple of values (filter {node}); pass e.g. ('en', 'fr')."
+        )
+    return tuple(values)
+
+
+def _kind(node: Comparison, value: Any) -> str:
+    try:
+        return value_kind(value)
+    except InvalidFilterError as exc:
+        raise UnsupportedFilterError(f"Qdrant cannot filter on {node}: {exc}") from None
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
 
 
-def metadata_path(key: str) -> str:
+def metadata_path(key: str | tuple[str, ...]) -> str:
     """Payload path of a metadata key (metadata is stored nested, beside the bookkeeping).
 
-    A key with other characters than letters, digits and ``_`` is quoted, so that ``"a.b"``
-    names that key and not ``b`` inside ``a`` (Qdrant's path syntax).
+    A dotted key (``"a.b"``) is a path into nested metadata. A segment with other characters
+    than letters, digits and ``_`` is quoted, so that the tuple key ``("a.b",)`` names that
+    key and not ``b`` inside ``a`` (Qdrant's path syntax).
 
     Raises:
-        InvalidArgumentError: The key contains a double quote, which Qdrant paths cannot hold.
+        UnsupportedFilterError: A segment contains a double quote, which Qdrant paths cannot
+            hold.
     """
-    if _PLAIN_KEY.fullmatch(key):
-        return f"{PAYLOAD_METADATA}.{key}"
-    if '"' in key:
-        raise InvalidArgumentError(
-            f"Metadata key {key!r} contains a double quote, which Qdrant cannot filter on; "
-            "rename the key (or filter with a native Qdrant filter on another key)."
-        )
-    return f'{PAYLOAD_METADATA}."{key}"'
+    segments = []
+    for segment in key_path(key):
+        if _PLAIN_KEY.fullmatch(segment):
+            segments.append(segment)
+        elif '"' in segment:
+            raise UnsupportedFilterError(
+                f"Metadata key {segment!r} contains a double quote, which Qdrant cannot filter "
+                "on; rename the key (or filter with a native Qdrant filter on another key)."
+            )
+        else:
+            segments.append(f'"{segment}"')
+    return ".".join([PAYLOAD_METADATA, *segments])
 
 
 def record_from_payload(

@@ -11,8 +11,10 @@ vectors. Engine-specific behaviour (constructors, locks, layouts, secrets) is te
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ import pytest
 
 import univec
 from tests.integrations.collection_support import TEXTS, exact_maxsim, make_pdf, release_lite
-from univec.collections import MultiVectorCollection
+from univec.collections import And, Comparison, MultiVectorCollection, Not, Or
+from univec.collections.filters import COMPARISON_OPERATORS
 from univec.errors import (
     ClosedError,
     CollectionError,
@@ -227,8 +230,9 @@ def test_filters_eq_in_and_native(store):
     # None: the value is None or the key is missing, on every engine.
     assert found({"note": None}) == {"e"}
     assert found({"draft": None}) == {"a", "b", "c", "d"}
-    # A key with a dot is one key, not a path into nested metadata.
-    assert found({"a.b": 1}) == {"a"}
+    # A dotted key is a path into nested metadata; a tuple key names a dotted key literally.
+    assert found({"a.b": 1}) == {"b"}
+    assert found(Comparison(("a.b",), "==", 1)) == {"a"}
     with pytest.raises(InvalidFilterError, match="'lang' lists no values"):
         collection.search("x", filter={"lang": []})
     for native, expected in store.native_filters:
@@ -240,6 +244,205 @@ def test_filters_eq_in_and_native(store):
         collection.search("text", filter=foreign)
     with pytest.raises(InvalidArgumentError, match="dict"):
         collection.search("text", filter=42)
+
+
+# --------------------------------------------------------------------------- filter language
+# A reference evaluation of the filter tree, written independently of the library's own
+# ``filters.evaluate``: the engines must select exactly the documents it selects.
+_ABSENT = object()
+
+
+def _lookup(meta: dict, key: Any) -> Any:
+    value: Any = meta
+    for segment in key.split(".") if isinstance(key, str) else key:
+        if not isinstance(value, dict) or segment not in value:
+            return _ABSENT
+        value = value[segment]
+    return _ABSENT if value is None else value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "datetime" if isinstance(value, datetime) else type(value).__name__
+
+
+def _holds(stored: Any, operator: str, value: Any) -> bool:
+    if _kind(value) == "datetime":
+        if not isinstance(stored, str):
+            return False
+        stored = datetime.fromisoformat(stored)
+    elif _kind(stored) != _kind(value):
+        return False
+    return {
+        "==": stored == value,
+        ">": stored > value,
+        ">=": stored >= value,
+        "<": stored < value,
+        "<=": stored <= value,
+    }[operator]
+
+
+def reference_match(node: Any, meta: dict) -> bool:
+    """Whether ``meta`` matches the filter tree ``node`` (brute force, by the documented rules)."""
+    if isinstance(node, And):
+        return all(reference_match(c, meta) for c in node.clauses)
+    if isinstance(node, Or):
+        return any(reference_match(c, meta) for c in node.clauses)
+    if isinstance(node, Not):
+        return not reference_match(node.clause, meta)
+    stored = _lookup(meta, node.key)
+    operator = node.operator
+    if operator in ("exists", "missing"):
+        return (stored is not _ABSENT) == (operator == "exists")
+    if operator == "!=":
+        return not reference_match(Comparison(node.key, "==", node.value), meta)
+    if operator == "not in":
+        return not reference_match(Comparison(node.key, "in", node.value), meta)
+    if stored is _ABSENT:
+        return False
+    if operator == "in":
+        return any(_holds(stored, "==", v) for v in node.value)
+    return _holds(stored, operator, node.value)
+
+
+_WORDS = ["alpha", "beta", 'quote " me', "üñí ✓", "back\\slash", ""]
+_DATES = [datetime(2020, 1, 1) + timedelta(days=37 * i, seconds=3607 * i) for i in range(8)]
+
+
+def _random_metadata(rng: random.Random) -> dict:
+    meta: dict[str, Any] = {}
+
+    def maybe(key: str, make: Callable[[], Any]) -> None:
+        roll = rng.random()
+        if roll < 0.15:
+            return  # missing
+        meta[key] = None if roll < 0.25 else make()
+
+    maybe("n", lambda: rng.choice([rng.randint(-3, 3), rng.choice([-1.5, 0.5, 2.0, 2.5])]))
+    maybe("s", lambda: rng.choice(_WORDS))
+    maybe("b", lambda: rng.random() < 0.5)
+    maybe("d", lambda: rng.choice(_DATES).isoformat())
+    maybe("o", lambda: rng.choice([{"k": rng.randint(0, 3), "t": rng.choice(_WORDS)}, {}, 7]))
+    return meta
+
+
+def _random_comparison(rng: random.Random) -> Comparison:
+    key, values = rng.choice(
+        [
+            ("n", lambda: rng.choice([rng.randint(-3, 3), -1.5, 0.5, 2.0, 2.5])),
+            ("s", lambda: rng.choice(_WORDS)),
+            ("b", lambda: rng.random() < 0.5),
+            ("d", lambda: rng.choice(_DATES)),
+            ("o.k", lambda: rng.randint(0, 3)),
+            ("o.t", lambda: rng.choice(_WORDS)),
+            ("o", None),
+        ]
+    )
+    if values is None:
+        return Comparison(key, rng.choice(["exists", "missing"]))
+    operators = ["==", "!=", "in", "not in", "exists", "missing"]
+    if key in _ORDERED and rng.random() < 0.5:
+        operators = [">", ">=", "<", "<="]
+    return _comparison_of(rng, key, rng.choice(operators), values)
+
+
+_ORDERED = ("n", "d", "o.k")
+
+
+def _comparison_of(rng: random.Random, key: str, operator: str, values: Any) -> Comparison:
+    if operator in ("exists", "missing"):
+        return Comparison(key, operator)
+    if operator in ("in", "not in"):
+        return Comparison(key, operator, tuple(values() for _ in range(rng.randint(1, 3))))
+    return Comparison(key, operator, values())
+
+
+def random_filter(rng: random.Random, depth: int = 0) -> Any:
+    """A random filter tree: every operator, And/Or/Not nested up to three levels."""
+    roll = rng.random()
+    if depth >= 3 or roll < 0.4:
+        return _random_comparison(rng)
+    if roll < 0.6:
+        return Not(random_filter(rng, depth + 1))
+    clauses = tuple(random_filter(rng, depth + 1) for _ in range(rng.randint(1, 3)))
+    return And(clauses) if roll < 0.8 else Or(clauses)
+
+
+def _every_comparison(rng: random.Random) -> list[Comparison]:
+    """Every operator on every key it applies to, with random values."""
+    domains: dict[str, Any] = {
+        "n": lambda: rng.choice([rng.randint(-3, 3), -1.5, 0.5, 2.0, 2.5]),
+        "s": lambda: rng.choice(_WORDS),
+        "b": lambda: rng.random() < 0.5,
+        "d": lambda: rng.choice(_DATES),
+        "o.k": lambda: rng.randint(0, 3),
+    }
+    return [
+        _comparison_of(rng, key, operator, values)
+        for key, values in domains.items()
+        for operator in COMPARISON_OPERATORS
+        if key in _ORDERED or operator not in (">", ">=", "<", "<=")
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_filter_language_selects_what_a_brute_force_evaluation_selects(store, seed):
+    rng = random.Random(seed)
+    collection = store.open()
+    metadata = [_random_metadata(rng) for _ in range(40)]
+    ids = [f"d{i}" for i in range(len(metadata))]
+    collection.add(
+        [f"document {i} {_WORDS[i % 3]}" for i in range(len(ids))], ids=ids, metadata=metadata
+    )
+    stored = {d.id: d.metadata for d in collection.get(ids)}
+    assert stored == dict(zip(ids, metadata, strict=True))
+    # Every operator on every kind of value, alone and nested.
+    filters = [*_every_comparison(rng), *(random_filter(rng) for _ in range(50))]
+    for number, tree in enumerate(filters):
+        expected = {i for i in ids if reference_match(tree, stored[i])}
+        assert collection.count(tree) == len(expected), tree
+        mode = MODES[number % len(MODES)]
+        hits = collection.search("document", k=len(ids), mode=mode, filter=tree, candidates=64)
+        assert {h.id for h in hits} == expected, (mode, tree)
+
+
+def test_filter_dict_forms_and_dates(store):
+    collection = store.open()
+    metadata = [
+        {"year": 2020, "lang": "en", "date": "2021-05-01T10:00:00", "author": {"name": "Ada"}},
+        {"year": 2022, "lang": "fr", "date": "2023-01-15T08:30:00", "author": {"name": "Bo"}},
+        {"year": 2024, "lang": "de", "draft": True},
+        {"year": 2021.5, "lang": "en", "date": "2022-12-31T23:59:59"},
+    ]
+    collection.add(TEXTS[:4], ids=list("abcd"), metadata=metadata)
+
+    def found(filter: Any) -> set:
+        hits = collection.search("text", k=10, filter=filter)
+        assert collection.count(filter) == len(hits)
+        return {h.id for h in hits}
+
+    assert found({"year": {"gte": 2021, "lt": 2024}}) == {"b", "d"}
+    assert found({"year": {"$gt": 2020}, "lang": {"$ne": "de"}}) == {"b", "d"}
+    assert found({"lang": {"nin": ["en"]}}) == {"b", "c"}
+    assert found({"draft": {"exists": True}}) == {"c"}
+    assert found({"draft": {"exists": False}}) == {"a", "b", "d"}
+    assert found({"author.name": "Ada"}) == {"a"}
+    assert found({"$or": [{"lang": "fr"}, {"$not": {"year": {"lt": 2024}}}]}) == {"b", "c"}
+    assert found({"$and": [{"lang": ["en", "fr"]}, {"date": {"gt": "2022-01-01"}}]}) == {"b", "d"}
+    assert found({"date": {"lte": datetime(2022, 12, 31, 23, 59, 59)}}) == {"a", "d"}
+    assert found({"date": {"<": date(2022, 1, 1)}}) == {"a"}
+    # Listing by filter (no query): every match, with its metadata and text.
+    listed = collection.list_documents({"lang": "en"})
+    assert {(d.id, d.text) for d in listed} == {("a", TEXTS[0]), ("d", TEXTS[3])}
+    assert {d.id: d.metadata for d in listed}["a"] == metadata[0]
+    assert len(collection.list_documents()) == 4 and len(collection.list_documents(limit=3)) == 3
+    with pytest.raises(InvalidFilterError, match="'greater'"):
+        collection.search("text", filter={"year": {"greater": 1}})
+    with pytest.raises(InvalidFilterError, match="ISO 8601"):
+        collection.count({"lang": {"gt": "en"}})
 
 
 # --------------------------------------------------------------------------- add / get / delete

@@ -15,9 +15,19 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def lite_uri(tmp_path_factory) -> str:
-    """The ``.db`` path of the session's Milvus Lite instance."""
-    return str(tmp_path_factory.mktemp("milvus") / "lite.db")
+def lite_uri(tmp_path_factory):
+    """The ``.db`` path of the session's Milvus Lite instance.
+
+    An engine stays open on it for the session: Milvus Lite stops serving a path when its last
+    user closes, and restarting it for every test would cost a second each.
+    """
+    pytest.importorskip("milvus_lite")
+    from univec_milvus._engine import MilvusEngine
+
+    uri = str(tmp_path_factory.mktemp("milvus") / "lite.db")
+    keep_alive = MilvusEngine("keep_alive", uri=uri)
+    yield uri
+    keep_alive.close()
 
 
 @pytest.fixture

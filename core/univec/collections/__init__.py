@@ -3,6 +3,7 @@
 - :mod:`univec.collections.types`: what a collection stores and returns.
 - :mod:`univec.collections.ids`: document ids and deterministic point ids.
 - :mod:`univec.collections.filters`: metadata filters.
+- :mod:`univec.collections.metadata`: the metadata rule (:func:`validate_metadata`).
 - :mod:`univec.collections.engine`: :class:`CollectionEngine`, what one database implements.
 - :mod:`univec.collections.collection`: :class:`MultiVectorCollection`, the shared logic.
 
@@ -14,8 +15,18 @@ from __future__ import annotations
 
 from univec.collections.collection import DEFAULT_CANDIDATES, MultiVectorCollection
 from univec.collections.engine import CollectionEngine
-from univec.collections.filters import FieldCondition, normalize_filter
+from univec.collections.filters import (
+    And,
+    Comparison,
+    FieldCondition,
+    FilterNode,
+    Not,
+    Or,
+    normalize_filter,
+    parse_filter,
+)
 from univec.collections.ids import content_id, document_key, point_id
+from univec.collections.metadata import validate_metadata
 from univec.collections.types import (
     PAYLOAD_DOCUMENT_ID,
     PAYLOAD_METADATA,
@@ -40,12 +51,17 @@ __all__ = [
     "PAYLOAD_PART_COUNT",
     "PAYLOAD_TEXT",
     "SEARCH_MODES",
+    "And",
     "CollectionEngine",
     "CollectionSchema",
+    "Comparison",
     "DocumentId",
     "EngineHit",
     "FieldCondition",
+    "FilterNode",
     "MultiVectorCollection",
+    "Not",
+    "Or",
     "PointRecord",
     "SearchHit",
     "SearchMode",
@@ -53,5 +69,7 @@ __all__ = [
     "content_id",
     "document_key",
     "normalize_filter",
+    "parse_filter",
     "point_id",
+    "validate_metadata",
 ]

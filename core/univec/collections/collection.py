@@ -24,11 +24,22 @@ from univec.collections.compression import (
 from univec.collections.engine import CollectionEngine
 from univec.collections.filters import engine_filter
 from univec.collections.ids import content_id, document_key, point_id
+from univec.collections.metadata import validate_metadata
+from univec.collections.parts import (
+    generation_of,
+    head_generation,
+    hit_generation,
+    needs_head,
+    part_ids,
+    stale_part_ids,
+)
 from univec.collections.types import (
     PAYLOAD_DOCUMENT_ID,
+    PAYLOAD_GENERATION,
     PAYLOAD_METADATA,
     PAYLOAD_PART,
     PAYLOAD_PART_COUNT,
+    PAYLOAD_REPLACED,
     PAYLOAD_TEXT,
     SEARCH_MODES,
     CollectionSchema,
@@ -165,6 +176,8 @@ class MultiVectorCollection:
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         batch_size: int | None = None,
         late_chunking: bool = False,
+        *,
+        embeddings: Embeddings | None = None,
     ) -> list[DocumentId]:
         """Encode and store documents; documents with an id already stored are replaced.
 
@@ -173,12 +186,17 @@ class MultiVectorCollection:
                 pages of ``univec.pdf_pages(path)``).
             ids: One ``str``/``int`` id per item. Default: derived from each item's content, so
                 adding the same content twice stores it once.
-            metadata: One JSON-serialisable dict (or ``None``) per item, returned by searches
-                and usable in their ``filter``.
+            metadata: One dict (or ``None``) per item, returned by searches and usable in
+                their ``filter``; checked by :func:`univec.collections.metadata.validate_metadata`
+                (JSON values only, at most 32 levels deep and 64 KiB) before anything is written.
             batch_size: Documents per encoding/upsert batch (default: the collection's).
             late_chunking: ``items`` are the text chunks of one document, split already: their
                 single vectors are late-chunked over the whole document (see
                 :mod:`univec.late_chunking`); their token vectors are each chunk's own.
+            embeddings: Both outputs of an earlier ``encode_both(items, "retrieval.passage",
+                dimensions=collection.dimensions)`` pass over exactly these items: they are
+                stored as given and the encoder is not run (framework stores use this when
+                their framework already ran the one encoding pass).
 
         Returns:
             The document ids, in input order.
@@ -195,6 +213,13 @@ class MultiVectorCollection:
         )
         document_ids = self._document_ids(documents, ids)
         metadatas = self._metadatas(metadata, len(documents))
+        if embeddings is not None:
+            if late_chunking:
+                raise InvalidArgumentError(
+                    "embeddings and late_chunking=True exclude each other: precomputed vectors "
+                    "are stored as given. Late-chunk them when encoding, or drop embeddings."
+                )
+            self._check_embeddings(embeddings, len(documents))
         order = list(range(len(documents)))
         if ids is None:  # identical content: store it once (the same id would be written twice)
             first: dict[DocumentId, int] = {}
@@ -216,6 +241,7 @@ class MultiVectorCollection:
                     [document_ids[i] for i in chunk],
                     [metadatas[i] for i in chunk],
                     None if late_dense is None else late_dense[chunk],
+                    _select(embeddings, chunk),
                 )
                 progress_bar.update(len(chunk))
             finished = True
@@ -234,12 +260,13 @@ class MultiVectorCollection:
         document_ids: list[DocumentId],
         metadatas: list[dict[str, Any]],
         late_dense: np.ndarray | None = None,
+        embeddings: Embeddings | None = None,
     ) -> None:
-        if late_dense is None:
+        if embeddings is None and late_dense is None:
             embeddings = self.encoder.encode_both(
                 documents, "retrieval.passage", dimensions=self.dimensions
             )
-        else:
+        elif embeddings is None:
             token_lists = self.encoder.encode(documents, "retrieval.passage", multivector=True)
             embeddings = Embeddings(late_dense, token_lists)
         if embeddings.dense is None or embeddings.multi is None:
@@ -249,14 +276,24 @@ class MultiVectorCollection:
                 f"The encoder returned {len(embeddings.dense)} dense and {len(embeddings.multi)} "
                 f"multi vectors for {len(documents)} documents."
             )
-        records: list[PointRecord] = []
-        new_part_counts: dict[str, int] = {}
-        for document, document_id, meta, dense, multi in zip(
+        heads = {
+            _key_of(record): record
+            for record in self._engine.retrieve([point_id(d) for d in document_ids])
+        }
+        parts_first: list[PointRecord] = []
+        switches: list[PointRecord] = []
+        stale: list[str] = []
+        for document, document_id, meta, dense, token_vectors in zip(
             documents, document_ids, metadatas, embeddings.dense, embeddings.multi, strict=True
         ):
-            stored = pool_tokens(np.asarray(multi, np.float32), self.schema.storage.pool_factor)
-            parts = self._split(stored)
-            new_part_counts[document_key(document_id)] = len(parts)
+            pooled = pool_tokens(
+                np.asarray(token_vectors, np.float32), self.schema.storage.pool_factor
+            )
+            parts = self._split(pooled)
+            generation = generation_of(parts, meta)
+            stored = heads.get(document_key(document_id))
+            replaced = head_generation(stored) if stored is not None else None
+            records = []
             for part, tokens in enumerate(parts):
                 payload: dict[str, Any] = {
                     PAYLOAD_DOCUMENT_ID: document_id,
@@ -264,11 +301,23 @@ class MultiVectorCollection:
                     PAYLOAD_PART_COUNT: len(parts),
                     PAYLOAD_METADATA: meta,
                 }
+                if generation is not None:
+                    payload[PAYLOAD_GENERATION] = generation
                 if part == 0 and isinstance(document, str):
                     payload[PAYLOAD_TEXT] = document
+                if part == 0 and stored is not None and replaced is not None:
+                    # What this part 0 replaces, so that a later add or delete removes it
+                    # should this one be interrupted before deleting it.
+                    leftover = (
+                        list(replaced)
+                        if replaced[0] != generation and replaced[1] > 1
+                        else stored.payload.get(PAYLOAD_REPLACED)
+                    )
+                    if leftover:
+                        payload[PAYLOAD_REPLACED] = leftover
                 records.append(
                     PointRecord(
-                        point_id=point_id(document_id, part),
+                        point_id=point_id(document_id, part, generation),
                         document_id=document_id,
                         part=part,
                         part_count=len(parts),
@@ -277,36 +326,43 @@ class MultiVectorCollection:
                         payload=payload,
                     )
                 )
-        if self._muvera is not None and records:
-            encodings = self._muvera.documents([record.multi for record in records])
-            for record, encoding in zip(records, encodings, strict=True):
+            switches.append(records[0])
+            parts_first.extend(records[1:])
+            if stored is not None:
+                stale.extend(stale_part_ids(stored, keep=(r.point_id for r in records)))
+        if self._muvera is not None:
+            written = [*parts_first, *switches]
+            encodings = self._muvera.documents([record.multi for record in written])
+            for record, encoding in zip(written, encodings, strict=True):
                 record.muvera = encoding
-        # A replaced document may have had more parts than it has now. Delete those first, so
-        # that a failure between the two steps leaves nothing a re-run cannot repair: the old
-        # part count is still on the stored parts and is read again.
-        stale = self._stale_parts(document_ids, new_part_counts)
+        # New parts first (readers still follow the old part 0), then part 0 switches readers
+        # over, then the parts it replaced go: interrupted anywhere, no reader sees a mix.
+        if parts_first:
+            self._engine.upsert(parts_first)
+        self._engine.upsert(switches)
         if stale:
             self._engine.delete(stale)
-        self._engine.upsert(records)
+
+    def _check_embeddings(self, embeddings: Embeddings, count: int) -> None:
+        dense, multi = embeddings.dense, embeddings.multi
+        if dense is None or multi is None or len(dense) != count or len(multi) != count:
+            raise InvalidArgumentError(
+                f"embeddings must hold the dense and the multi vectors of all {count} items "
+                "(Encoder.encode_both(items, 'retrieval.passage')); omit it to encode here."
+            )
+        dense_ok = np.shape(dense)[1:] == (self.schema.dense_dim,)
+        if not dense_ok or any(np.shape(m)[1:] != (self.schema.multi_dim,) for m in multi):
+            raise InvalidDimensionsError(
+                f"embeddings do not fit this collection's {self.schema.dense_dim}-d dense and "
+                f"{self.schema.multi_dim}-d token vectors; encode with dimensions="
+                f"{self.dimensions!r}."
+            )
 
     def _split(self, multi: np.ndarray) -> list[np.ndarray]:
         size = check_positive_int("max_part_tokens", self.max_part_tokens)
         if len(multi) <= size:
             return [multi]
         return [multi[start : start + size] for start in range(0, len(multi), size)]
-
-    def _stale_parts(
-        self, document_ids: list[DocumentId], new_part_counts: dict[str, int]
-    ) -> list[str]:
-        # Only documents stored in several parts can leave parts behind; they all have part 1.
-        stored = self._engine.retrieve([point_id(d, 1) for d in document_ids])
-        stale: list[str] = []
-        for record in stored:
-            document_id = _id_of(record)
-            old = int(record.payload.get(PAYLOAD_PART_COUNT, record.part_count))
-            new = new_part_counts.get(document_key(document_id), 0)
-            stale.extend(point_id(document_id, part) for part in range(new, old))
-        return stale
 
     def _document_ids(
         self, documents: list[str | Image], ids: Sequence[DocumentId] | None
@@ -347,18 +403,8 @@ class MultiVectorCollection:
                 f"Got {len(metadata)} metadata dicts for {count} items; pass one per item "
                 "(None for none)."
             )
-        result: list[dict[str, Any]] = []
-        for position, meta in enumerate(metadata):
-            if meta is None:
-                result.append({})
-            elif isinstance(meta, Mapping) and all(isinstance(key, str) for key in meta):
-                result.append(dict(meta))
-            else:
-                raise InvalidInputError(
-                    f"metadata #{position} is {type(meta).__name__} {meta!r:.60}; use a dict "
-                    "with str keys (or None)."
-                )
-        return result
+        # The whole batch is checked before the first document is encoded or written.
+        return [validate_metadata(meta, item=position) for position, meta in enumerate(metadata)]
 
     # ------------------------------------------------------------------ search
     def search(
@@ -376,9 +422,11 @@ class MultiVectorCollection:
             k: Number of documents to return.
             mode: ``"multi"`` (exact MaxSim over all documents), ``"dense"`` (cosine of single
                 vectors) or ``"hybrid"`` (``candidates`` dense hits reranked by exact MaxSim).
-            filter: Metadata conditions, e.g. ``{"lang": "en", "year": [2023, 2024]}``
-                (equality, ``in`` for lists, ``{"in": [...]}``, ``{"eq": v}``), or the
-                engine's own filter object, passed through.
+            filter: Metadata conditions: a dict such as ``{"lang": "en", "year": {"gte":
+                2020}}`` (see :func:`univec.collections.filters.parse_filter` for every form:
+                ``==``, ``!=``, ranges, ``in``, ``not in``, exists/missing, ``$and``/``$or``/
+                ``$not``, dotted keys, dates), a filter tree (``Comparison``, ``And``, ``Or``,
+                ``Not``), or the engine's own filter object, passed through.
             candidates: Dense candidates of a ``"hybrid"`` search (default: the collection's).
 
         Returns:
@@ -400,6 +448,7 @@ class MultiVectorCollection:
             dense = self._muvera.query(multi)  # the first stage's query vector
         conditions = engine_filter(filter)
         limit = k
+        heads: dict[str, PointRecord | None] = {}  # part 0 of split documents hit so far
         while True:
             hits = self._engine.search(
                 mode=mode,
@@ -409,12 +458,12 @@ class MultiVectorCollection:
                 candidates=max(pool, limit),
                 filter=conditions,
             )
-            grouped = _group_hits(hits)
+            grouped = _group_hits(self._current_parts(hits, heads))
             exhausted = len(hits) < limit or (mode == "hybrid" and limit >= max(pool, k))
             if len(grouped) >= k or exhausted:
                 break
             limit *= 2  # parts of split documents took places: fetch more points
-        results = self._complete_split(grouped, multi if mode != "dense" else None)
+        results = self._complete_split(grouped, multi if mode != "dense" else None, heads)
         if mode != "dense":
             results.sort(key=lambda hit: hit.score, reverse=True)
         return results[:k]
@@ -438,38 +487,75 @@ class MultiVectorCollection:
         assert both.dense is not None and both.multi is not None  # encode_both returns both
         return np.asarray(both.dense[0], np.float32), np.asarray(both.multi[0], np.float32)
 
+    def _current_parts(
+        self, hits: Sequence[EngineHit], heads: dict[str, PointRecord | None]
+    ) -> list[EngineHit]:
+        """``hits`` without parts of another generation than their document's part 0 names.
+
+        Those are what an interrupted or running re-add leaves: scoring or returning them would
+        show a reader a mix of two versions of a document (see :mod:`univec.collections.parts`).
+        """
+        wanted = {
+            document_key(hit.payload[PAYLOAD_DOCUMENT_ID]): hit.payload[PAYLOAD_DOCUMENT_ID]
+            for hit in hits
+            if needs_head(hit.payload)
+        }
+        missing = [document_id for key, document_id in wanted.items() if key not in heads]
+        if missing:
+            found = {_key_of(r): r for r in self._engine.retrieve([point_id(d) for d in missing])}
+            for document_id in missing:
+                heads[document_key(document_id)] = found.get(document_key(document_id))
+        current: list[EngineHit] = []
+        for hit in hits:
+            if needs_head(hit.payload):
+                head = heads.get(document_key(hit.payload[PAYLOAD_DOCUMENT_ID]))
+                if head is None or head_generation(head) != (
+                    hit_generation(hit.payload),
+                    int(hit.payload.get(PAYLOAD_PART_COUNT, 1) or 1),
+                ):
+                    continue
+            current.append(hit)
+        return current
+
     def _complete_split(
-        self, grouped: list[tuple[EngineHit, int]], query_multi: np.ndarray | None
+        self,
+        grouped: list[tuple[EngineHit, int]],
+        query_multi: np.ndarray | None,
+        heads: dict[str, PointRecord | None],
     ) -> list[SearchHit]:
         """Hits of documents stored in parts: exact MaxSim over all parts, text from part 0."""
-        split = [hit for hit, part_count in grouped if part_count > 1]
         parts: dict[str, list[PointRecord]] = {}
-        if split:
+        if query_multi is not None:
             wanted = [
-                point_id(hit.payload[PAYLOAD_DOCUMENT_ID], part)
-                for hit in split
-                for part in range(int(hit.payload[PAYLOAD_PART_COUNT]))
+                key
+                for hit, part_count in grouped
+                if part_count > 1
+                for key in part_ids(
+                    hit.payload[PAYLOAD_DOCUMENT_ID],
+                    hit_generation(hit.payload),
+                    part_count,
+                )
             ]
-            for record in self._engine.retrieve(wanted, with_multi=query_multi is not None):
-                key = _key_of(record)
-                parts.setdefault(key, []).append(record)
+            for record in self._engine.retrieve(wanted, with_multi=True) if wanted else []:
+                parts.setdefault(_key_of(record), []).append(record)
         results: list[SearchHit] = []
         for hit, part_count in grouped:
             document_id = hit.payload[PAYLOAD_DOCUMENT_ID]
-            score, text = float(hit.score), hit.payload.get(PAYLOAD_TEXT)
-            if part_count > 1:
-                records = sorted(parts.get(document_key(document_id), []), key=lambda r: r.part)
-                if query_multi is not None and records:
-                    tokens = np.concatenate([np.asarray(r.multi, np.float32) for r in records])
-                    score = maxsim(query_multi, tokens)
-                if records and records[0].part == 0:
-                    text = records[0].payload.get(PAYLOAD_TEXT)
+            # Text and metadata as part 0 holds them (a hit on part 2 carries no text).
+            head = heads.get(document_key(document_id)) if part_count > 1 else None
+            payload = head.payload if head is not None else hit.payload
+            score = float(hit.score)
+            records = parts.get(document_key(document_id))
+            if records:
+                records.sort(key=lambda r: r.part)
+                tokens = np.concatenate([np.asarray(r.multi, np.float32) for r in records])
+                score = maxsim(query_multi, tokens)  # type: ignore[arg-type]
             results.append(
                 SearchHit(
                     id=document_id,
                     score=score,
-                    metadata=dict(hit.payload.get(PAYLOAD_METADATA) or {}),
-                    text=text,
+                    metadata=dict(payload.get(PAYLOAD_METADATA) or {}),
+                    text=payload.get(PAYLOAD_TEXT),
                 )
             )
         return results
@@ -491,9 +577,9 @@ class MultiVectorCollection:
         extra: dict[str, list[PointRecord]] = {}
         if with_vectors:
             wanted = [
-                point_id(_id_of(record), part)
+                key
                 for record in first.values()
-                for part in range(1, _part_count(record))
+                for key in part_ids(_id_of(record), *head_generation(record))[1:]
             ]
             for record in self._engine.retrieve(wanted, with_multi=True) if wanted else []:
                 key = _key_of(record)
@@ -517,18 +603,41 @@ class MultiVectorCollection:
             documents.append(document)
         return documents
 
+    def list_documents(
+        self, filter: Mapping[str, Any] | Any | None = None, limit: int | None = None
+    ) -> list[StoredDocument]:
+        """The stored documents matching ``filter`` (all of them without one), without vectors.
+
+        Args:
+            filter: As in :meth:`search`.
+            limit: At most this many documents (default: all).
+
+        Returns:
+            The documents in the engine's order (not ranked).
+        """
+        self._check_open()
+        if limit is not None:
+            limit = check_positive_int("limit", limit)
+        records = self._engine.scroll(engine_filter(filter), limit)
+        return [
+            StoredDocument(
+                id=_id_of(record),
+                metadata=dict(record.payload.get(PAYLOAD_METADATA) or {}),
+                text=record.payload.get(PAYLOAD_TEXT),
+            )
+            for record in records
+        ]
+
     def delete(self, ids: Sequence[DocumentId]) -> None:
         """Delete documents (all their parts); ids not stored are ignored."""
         self._check_open()
         ids = _id_list(ids)
         stored = self._engine.retrieve([point_id(i) for i in ids])
-        part_counts = {_key_of(r): _part_count(r) for r in stored}
-        doomed = [
-            point_id(document_id, part)
-            for document_id in ids
-            for part in range(part_counts.get(document_key(document_id), 1))
-        ]
-        self._engine.delete(doomed)
+        # The other parts first: part 0 is what makes a document visible, and names its parts.
+        doomed = [key for head in stored for key in stale_part_ids(head)]
+        if doomed:
+            self._engine.delete(doomed)
+        self._engine.delete([point_id(i) for i in ids])
 
     def count(self, filter: Mapping[str, Any] | Any | None = None) -> int:
         """Number of documents stored (matching ``filter``, as in :meth:`search`)."""
@@ -560,6 +669,13 @@ class MultiVectorCollection:
 
 
 # --------------------------------------------------------------------------- helpers
+def _select(embeddings: Embeddings | None, positions: list[int]) -> Embeddings | None:
+    if embeddings is None or embeddings.dense is None or embeddings.multi is None:
+        return None
+    multi = embeddings.multi
+    return Embeddings(np.asarray(embeddings.dense)[positions], [multi[i] for i in positions])
+
+
 def _id_list(ids: Sequence[DocumentId]) -> list[DocumentId]:
     if isinstance(ids, (str, int)) and not isinstance(ids, bool):
         raise InvalidArgumentError(f"ids must be a list of ids; wrap {ids!r} in a list: [{ids!r}].")
@@ -575,10 +691,6 @@ def _id_of(record: PointRecord) -> DocumentId:
 
 def _key_of(record: PointRecord) -> str:
     return document_key(_id_of(record))
-
-
-def _part_count(record: PointRecord) -> int:
-    return int(record.payload.get(PAYLOAD_PART_COUNT, record.part_count) or 1)
 
 
 def _group_hits(hits: Sequence[EngineHit]) -> list[tuple[EngineHit, int]]:

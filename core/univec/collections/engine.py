@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from univec.collections.filters import FieldCondition
+from univec.collections.filters import FilterNode
 from univec.collections.types import CollectionSchema, EngineHit, PointRecord, SearchMode
 
 __all__ = ["CollectionEngine"]
@@ -45,7 +45,7 @@ class CollectionEngine(ABC):
         """Points by id (missing ids are skipped); token vectors only if ``with_multi``."""
 
     @abstractmethod
-    def count(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count(self, filter: FilterNode | Any | None = None) -> int:
         """Number of stored points (matching ``filter``)."""
 
     @abstractmethod
@@ -57,26 +57,37 @@ class CollectionEngine(ABC):
         multi: np.ndarray | None,
         limit: int,
         candidates: int,
-        filter: Sequence[FieldCondition] | Any | None,
+        filter: FilterNode | Any | None,
     ) -> list[EngineHit]:
         """Best points first. ``candidates`` is the first-stage prefetch size of ``hybrid``.
 
         In ``hybrid`` mode ``dense`` is the first stage's query vector: the dense vector, or
         the query's MUVERA encoding when ``schema.storage.first_stage`` is ``"muvera"``.
 
-        ``filter`` is a list of :class:`FieldCondition` or the engine's native filter object.
+        ``filter`` is a filter tree (:mod:`univec.collections.filters`) or the engine's native
+        filter object. A tree node the engine cannot express raises
+        :class:`~univec.errors.UnsupportedFilterError` naming it (never a match-all).
         """
 
     @abstractmethod
     def close(self) -> None:
         """Flush and release the engine."""
 
-    def count_documents(self, filter: Sequence[FieldCondition] | Any | None = None) -> int:
+    def count_documents(self, filter: FilterNode | Any | None = None) -> int:
         """Number of documents (points whose payload ``part`` is 0) matching ``filter``.
 
         The default counts points, which is exact unless a document was split into parts.
         """
         return self.count(filter)
+
+    def scroll(
+        self, filter: FilterNode | Any | None = None, limit: int | None = None
+    ) -> list[PointRecord]:
+        """The first parts (``part == 0``) of the documents matching ``filter``, without vectors.
+
+        At most ``limit`` of them (all when ``None``), in the engine's order.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list documents by filter.")
 
     def flush(self) -> None:  # noqa: B027 - an optional hook: most engines need nothing here
         """Make the writes durable (seal segments, build indexes); called at the end of ``add``."""

@@ -11,9 +11,11 @@ from univec.collections.compression import StorageOptions
 
 __all__ = [
     "PAYLOAD_DOCUMENT_ID",
+    "PAYLOAD_GENERATION",
     "PAYLOAD_METADATA",
     "PAYLOAD_PART",
     "PAYLOAD_PART_COUNT",
+    "PAYLOAD_REPLACED",
     "PAYLOAD_TEXT",
     "SEARCH_MODES",
     "CollectionSchema",
@@ -37,6 +39,10 @@ PAYLOAD_PART = "part"
 PAYLOAD_PART_COUNT = "part_count"
 PAYLOAD_METADATA = "metadata"
 PAYLOAD_TEXT = "text"  # only on part 0, only for text items
+# Documents stored in several parts: the generation of the content every part belongs to, and
+# on part 0 the [generation, part_count] of the parts it replaced (deleted after the switch).
+PAYLOAD_GENERATION = "generation"
+PAYLOAD_REPLACED = "replaced"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ DOCUMENTS = ["Paris is the capital of France.", "return a + b", "Berlin is in Ge
 def test_all_is_pinned() -> None:
     import langchain_univec as module
 
-    assert module.__all__ == ["UnivecEmbeddings"]
+    assert module.__all__ == ["UnivecEmbeddings", "UnivecVectorStore"]
 
 
 @pytest.mark.parametrize(("family", "query_task", "document_task"), FAMILIES)

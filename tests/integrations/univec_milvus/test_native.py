@@ -27,6 +27,7 @@ from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2  # noqa: E402
 
 from univec_milvus import MilvusCollection, _native  # noqa: E402
 from univec_milvus._detect import stored_layout  # noqa: E402
+from univec_milvus._filters import Expression  # noqa: E402
 
 SCHEMA = CollectionSchema(dense_dim=64, multi_dim=128)
 
@@ -130,10 +131,11 @@ def test_rows_serialise_as_struct_arrays_of_the_token_vectors():
 
 def test_maxsim_search_is_an_embedding_list_query_with_max_sim_ip():
     query = np.random.default_rng(1).normal(size=(7, 128)).astype(np.float32)
-    request = _native.maxsim_request(query, 5, 'payload["metadata"]["a"] == 1')
+    bound = Expression('payload["metadata"]["a"] == {univec_0}', {"univec_0": 1})
+    request = _native.maxsim_request(query, 5, bound)
     assert request["anns_field"] == "tokens[vector]" and request["limit"] == 5
     assert request["output_fields"] == ["payload"]
-    assert request["filter"] == 'payload["metadata"]["a"] == 1'
+    assert request["filter"] == bound.text and request["filter_params"] == {"univec_0": 1}
     assert request["search_params"] == {"metric_type": "MAX_SIM_IP", "params": {"ef": 128}}
     assert _native.maxsim_request(query, 500, None)["search_params"]["params"]["ef"] == 500
     (embedding_list,) = request["data"]
@@ -146,6 +148,7 @@ def test_maxsim_search_is_an_embedding_list_query_with_max_sim_ip():
         limit=request["limit"],
         data=[embedding_list.to_flat_array()],
         expr=request["filter"],
+        expr_params=request["filter_params"],
         output_fields=request["output_fields"],
         is_embedding_list=True,
     )
@@ -158,8 +161,11 @@ def test_maxsim_search_is_an_embedding_list_query_with_max_sim_ip():
 
 
 def test_hybrid_step_two_is_restricted_to_the_dense_candidates():
-    assert _native.hybrid_filter(["a", "b"], None) == 'id in ["a", "b"]'
-    assert _native.hybrid_filter(["a"], "x == 1") == '(id in ["a"]) and (x == 1)'
+    assert _native.hybrid_filter(["a", "b"], None) == Expression('id in ["a", "b"]')
+    bound = Expression("x == {p}", {"p": 1})
+    assert _native.hybrid_filter(["a"], bound) == Expression(
+        '(id in ["a"]) and (x == {p})', {"p": 1}
+    )
 
 
 # --------------------------------------------------------------------------- a real server

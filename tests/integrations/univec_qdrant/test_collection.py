@@ -15,7 +15,7 @@ from tests.integrations.collection_support import TEXTS, exact_maxsim
 from univec.errors import (
     CollectionError,
     ConfigurationError,
-    InvalidArgumentError,
+    UnsupportedFilterError,
 )
 
 pytest.importorskip("qdrant_client")
@@ -141,6 +141,7 @@ def test_metadata_keys_become_quoted_qdrant_paths():
     from univec_qdrant._schema import metadata_path
 
     assert metadata_path("lang") == "metadata.lang"
-    assert metadata_path("a.b") == 'metadata."a.b"' and metadata_path("x y") == 'metadata."x y"'
-    with pytest.raises(InvalidArgumentError, match="double quote"):
+    assert metadata_path("a.b") == "metadata.a.b"  # dotted: nested
+    assert metadata_path(("a.b",)) == 'metadata."a.b"' and metadata_path("x y") == 'metadata."x y"'
+    with pytest.raises(UnsupportedFilterError, match="double quote"):
         metadata_path('say "hi"')

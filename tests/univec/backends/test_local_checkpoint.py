@@ -184,7 +184,7 @@ def test_merged_vllm_style_checkpoint(tiny_model_path, tmp_path, golden):
     processor["size"] = {"shortest_edge": 3136, "longest_edge": 12845056}
     (target / "preprocessor_config.json").write_text(json.dumps(processor))
 
-    encoder = _encoder(target)
+    encoder = _encoder(target, merged_adapters=True)
     assert encoder.backend.preprocessor.image_processor.size["longest_edge"] == 602112
     got = encoder.encode(golden["texts"], "retrieval.query")
     np.testing.assert_allclose(got, golden["arrays"]["text|retrieval.query|single"], atol=1e-4)

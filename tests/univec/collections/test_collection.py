@@ -23,6 +23,7 @@ from univec.collections import (
     PAYLOAD_TEXT,
     CollectionEngine,
     CollectionSchema,
+    Comparison,
     EngineHit,
     FieldCondition,
     MultiVectorCollection,
@@ -34,6 +35,7 @@ from univec.collections import (
     normalize_filter,
     point_id,
 )
+from univec.collections.filters import evaluate
 from univec.errors import (
     ClosedError,
     CollectionError,
@@ -134,8 +136,7 @@ class MemoryEngine(CollectionEngine):
             return True
         if callable(filter):  # the "native" filter of this engine
             return bool(filter(record.payload))
-        meta = record.payload[PAYLOAD_METADATA]
-        return all(c.key in meta and meta[c.key] in c.values for c in filter)
+        return evaluate(filter, record.payload[PAYLOAD_METADATA])
 
     def count(self, filter: Any = None) -> int:
         return sum(self._matches(r, filter) for r in self.points.values())
@@ -342,7 +343,7 @@ def test_search_passes_candidates_and_filters_to_the_engine(collection, engine):
     assert {h.metadata["lang"] for h in hits} == {"fr", "de"} and len(hits) == 2
     call = engine.searches[-1]
     assert call["candidates"] == 10 and call["limit"] == 10  # never fewer candidates than k
-    assert call["filter"] == [FieldCondition("lang", ("fr", "de"), "in")]
+    assert call["filter"] == Comparison("lang", "in", ("fr", "de"))
     native = lambda payload: payload[PAYLOAD_METADATA]["lang"] == "en"  # noqa: E731
     assert {h.metadata["lang"] for h in collection.search("cat", filter=native)} == {"en"}
     assert engine.searches[-1]["filter"] is native
@@ -355,7 +356,7 @@ def test_search_passes_candidates_and_filters_to_the_engine(collection, engine):
         ({"mode": "sparse"}, InvalidArgumentError, "sparse"),
         ({"k": 0}, InvalidArgumentError, "k=0"),
         ({"candidates": -1}, InvalidArgumentError, "candidates=-1"),
-        ({"filter": {"lang": {"gt": 3}}}, univec.errors.InvalidFilterError, "gt"),
+        ({"filter": {"lang": {"greater": 3}}}, univec.errors.InvalidFilterError, "greater"),
     ],
 )
 def test_bad_search_arguments_are_typed_errors(collection, kwargs, error, match):
@@ -493,3 +494,30 @@ def test_engine_is_closed_when_opening_fails(encoder):
     with pytest.raises(univec.errors.SchemaMismatchError):
         MultiVectorCollection("docs", encoder, engine)
     assert engine.closed
+
+
+def test_add_stores_precomputed_embeddings_without_encoding(collection, engine, encoder):
+    both = encoder.encode_both(TEXTS[:2], "retrieval.passage")
+    encoder.calls.clear()
+    collection.add(TEXTS[:2], ids=["a", "b"], embeddings=both, batch_size=1)
+    assert encoder.calls == []  # the pass already ran: the vectors are stored as given
+    np.testing.assert_allclose(engine.points[point_id("b")].dense, both.dense[1])
+    np.testing.assert_allclose(engine.points[point_id("b")].multi, both.multi[1])
+    with pytest.raises(univec.errors.InvalidArgumentError, match="all 3 items"):
+        collection.add(TEXTS[:3], ids=["a", "b", "c"], embeddings=both)
+    small = encoder.encode_both(TEXTS[:2], "retrieval.passage", dimensions=16)
+    with pytest.raises(univec.errors.InvalidDimensionsError, match="encode with dimensions=None"):
+        collection.add(TEXTS[:2], ids=["a", "b"], embeddings=small)
+    with pytest.raises(univec.errors.InvalidArgumentError, match="exclude each other"):
+        collection.add(TEXTS[:2], ids=["a", "b"], embeddings=both, late_chunking=True)
+
+
+def test_maximal_marginal_relevance_trades_relevance_for_diversity():
+    from univec.scoring import maximal_marginal_relevance
+
+    vectors = np.array([[1.0, 0.0], [0.99, 0.141], [0.0, 1.0]], np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query = np.array([1.0, 0.0], np.float32)
+    assert maximal_marginal_relevance(query, vectors, 2, 1.0) == [0, 1]  # relevance only
+    assert maximal_marginal_relevance(query, vectors, 2, 0.3) == [0, 2]  # the near-duplicate waits
+    assert maximal_marginal_relevance(query, vectors[:0], 2, 0.5) == []

@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import warnings
+import weakref
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -213,8 +214,11 @@ class APIBackend:
         )
         self._rng = random.Random(seed)
         self._engine = EventLoopThread(f"univec-api-{id(self):x}")
-        self._client: httpx.AsyncClient | None = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self._pool = _ConnectionPool()
+        # A backend dropped without close() still stops its thread and closes its connections
+        # (the engine thread and the pool hold no reference back to the backend).
+        self._finalizer = weakref.finalize(self, _shutdown, self._engine, self._pool)
+        self._finalizer.atexit = False
         #: Tokens billed over the backend's lifetime (the server's count).
         self.usage = Usage()
         #: Requests answered successfully, and retries made, over the backend's lifetime.
@@ -320,7 +324,7 @@ class APIBackend:
 
     def close(self) -> None:
         """Close the HTTP connections and stop the engine thread (reopened on next use)."""
-        self._engine.close(self._close_client())
+        _shutdown(self._engine, self._pool)
 
     # ----------------------------------------------------------------- engine (private loop)
     async def _embed(
@@ -459,12 +463,13 @@ class APIBackend:
 
     def _connection(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         """The engine loop's HTTP client and concurrency bound, made on first use."""
-        if self._client is None or self._semaphore is None:
+        pool = self._pool
+        if pool.client is None or pool.semaphore is None:
             import httpx
 
             from univec import __version__
 
-            self._client = httpx.AsyncClient(
+            pool.client = httpx.AsyncClient(
                 headers={
                     "Content-Type": "application/json",
                     "Accept": "application/json",
@@ -476,16 +481,29 @@ class APIBackend:
                 ),
                 timeout=self._timeout,
             )
-            self._semaphore = asyncio.Semaphore(self._max_concurrency)
-        return self._client, self._semaphore
-
-    async def _close_client(self) -> None:
-        client, self._client, self._semaphore = self._client, None, None
-        if client is not None:
-            await client.aclose()
+            pool.semaphore = asyncio.Semaphore(self._max_concurrency)
+        return pool.client, pool.semaphore
 
     def _resolve_key(self) -> str | None:
         return self._api_key or os.environ.get(API_KEY_ENV) or None
+
+
+class _ConnectionPool:
+    """The HTTP client and concurrency bound of one backend, living on its engine loop."""
+
+    def __init__(self) -> None:
+        self.client: httpx.AsyncClient | None = None
+        self.semaphore: asyncio.Semaphore | None = None
+
+    async def aclose(self) -> None:
+        client, self.client, self.semaphore = self.client, None, None
+        if client is not None:
+            await client.aclose()
+
+
+def _shutdown(engine: EventLoopThread, pool: _ConnectionPool) -> None:
+    """Close ``pool`` on ``engine``'s loop and stop its thread (``close()`` and finalizer)."""
+    engine.close(pool.aclose())
 
 
 async def _gather_or_cancel(coroutines: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:

@@ -57,6 +57,11 @@ class EventLoopThread:
             if final is not None:
                 final.close()
             return
+        if threading.current_thread() is thread:
+            # Called on the loop itself (e.g. by a finalizer the garbage collector ran there):
+            # waiting here would deadlock, so the loop winds itself down.
+            loop.create_task(_wind_down(loop, final))
+            return
         try:
             if final is not None:
                 asyncio.run_coroutine_threadsafe(final, loop).result()
@@ -78,9 +83,24 @@ class EventLoopThread:
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
                     loop.run_forever()
+                    if getattr(loop, "_univec_wound_down", False):
+                        loop.close()
 
                 thread = threading.Thread(target=serve, name=self._name, daemon=True)
                 thread.start()
                 ready.wait()
                 self._loop, self._thread = loop, thread
             return self._loop
+
+
+async def _wind_down(
+    loop: asyncio.AbstractEventLoop, final: Coroutine[Any, Any, Any] | None
+) -> None:
+    """Run ``final``, join the worker threads and stop ``loop`` (which then closes itself)."""
+    try:
+        if final is not None:
+            await final
+        await loop.shutdown_default_executor()
+    finally:
+        loop._univec_wound_down = True  # type: ignore[attr-defined]
+        loop.stop()

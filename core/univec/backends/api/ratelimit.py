@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 __all__ = [
     "FREE_TIER_REQUESTS_PER_MINUTE",
     "FREE_TIER_TOKENS_PER_MINUTE",
+    "RateLimitWaitError",
     "RateLimiter",
     "TokenBucket",
 ]
@@ -20,9 +21,26 @@ FREE_TIER_TOKENS_PER_MINUTE = 1_000_000
 #: Share of a minute's allowance the client may spend at once. Below 1 so that the server's
 #: bucket keeps some slack for network jitter between the client's clock and the server's.
 DEFAULT_BURST = 0.9
+#: Requests estimated at more than this share of the token bucket wait aside (see
+#: :meth:`RateLimiter.acquire`) instead of queueing everyone behind them.
+LARGE_REQUEST_SHARE = 0.25
 #: Bounds of the estimate calibration (billed / estimated tokens).
 MIN_CALIBRATION = 0.25
 MAX_CALIBRATION = 4.0
+
+
+class RateLimitWaitError(Exception):
+    """The client-side rate limiter would hold a request past its deadline.
+
+    Attributes:
+        wait: Seconds it would have waited.
+        tokens: The request's (calibrated) token estimate.
+    """
+
+    def __init__(self, wait: float, tokens: int) -> None:
+        super().__init__(f"the rate limiter would hold the request {wait:.1f} s")
+        self.wait = wait
+        self.tokens = tokens
 
 
 class TokenBucket:
@@ -137,20 +155,61 @@ class RateLimiter:
         ratio = min(MAX_CALIBRATION, max(MIN_CALIBRATION, self._billed / self._estimated))
         return max(1, math.ceil(estimate * ratio))
 
-    async def acquire(self, estimate: int) -> int:
+    async def acquire(self, estimate: int, deadline: float | None = None) -> int:
         """Wait until a request estimated at ``estimate`` tokens may be sent.
+
+        Requests of up to :data:`LARGE_REQUEST_SHARE` of the token bucket queue in order. A
+        larger one (a huge image, say) waits aside until the bucket holds what it needs (at
+        most a full bucket), without putting the bucket into debt: it never holds up the
+        requests behind it.
+
+        Args:
+            estimate: The request's estimated tokens.
+            deadline: Clock time by which the request must be sent; waiting past it raises
+                at once (the reservation is given back).
 
         Returns:
             The tokens reserved for it (the calibrated estimate), to pass to :meth:`correct`.
+
+        Raises:
+            RateLimitWaitError: The wait would end after ``deadline``.
         """
         tokens = self.calibrated(estimate)
+        if self.tokens is not None and tokens > self.tokens.capacity * LARGE_REQUEST_SHARE:
+            return await self._acquire_large(tokens, deadline)
         ready_at = self.reserve(tokens)
         while True:
             # Re-read the pause on each turn: a 429 seen meanwhile pauses queued requests too.
-            wait = max(ready_at, self._paused_until) - self._clock()
+            until = max(ready_at, self._paused_until)
+            if deadline is not None and until > deadline:
+                self._give_back(tokens)
+                raise RateLimitWaitError(until - self._clock(), tokens)
+            wait = until - self._clock()
             if wait <= 0:
                 return tokens
             await asyncio.sleep(wait)
+
+    async def _acquire_large(self, tokens: int, deadline: float | None) -> int:
+        assert self.tokens is not None
+        needed = min(float(tokens), self.tokens.capacity)
+        while True:
+            now = self._clock()
+            wait = max((needed - self.tokens.level) / self.tokens.rate, self._paused_until - now)
+            if wait <= 0:
+                delay = self.requests.reserve(1) if self.requests is not None else 0.0
+                self.tokens.reserve(needed)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                return int(needed)
+            if deadline is not None and now + wait > deadline:
+                raise RateLimitWaitError(wait, tokens)
+            await asyncio.sleep(min(wait, 1.0))  # smaller requests may take tokens meanwhile
+
+    def _give_back(self, tokens: int) -> None:
+        if self.requests is not None:
+            self.requests.refund(1)
+        if self.tokens is not None:
+            self.tokens.refund(tokens)
 
     def pause(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (the server answered 429) and empty the buckets."""

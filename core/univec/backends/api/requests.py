@@ -77,7 +77,7 @@ def _image_size(image: Image) -> tuple[int, int] | None:
     if image.kind == "url":
         return None
     if image.kind == "pil":
-        return image.to_pil().size  # already in memory: no decode happens
+        return image.size  # known without rendering or decoding
     try:
         import PIL.Image
 

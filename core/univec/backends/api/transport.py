@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from univec.backends.api.ratelimit import RateLimitWaitError
 from univec.errors import (
     APIAuthenticationError,
     APIConnectionError,
@@ -194,14 +195,22 @@ async def post_with_retries(
     reserved = tokens
     while True:
         attempt += 1
+        if deadline is None:  # total_timeout covers the rate limiter's waits too
+            deadline = time.monotonic() + policy.total_timeout
         if limiter is not None:
             queued = time.monotonic()
-            reserved = await limiter.acquire(tokens)
+            try:
+                reserved = await limiter.acquire(tokens, deadline=deadline)
+            except RateLimitWaitError as exc:
+                raise APITimeoutError(
+                    f"The client-side rate limiter would hold this {label} another "
+                    f"{exc.wait:.0f} s (~{exc.tokens:,} estimated tokens), past the "
+                    f"{policy.total_timeout:g} s total_timeout. Raise total_timeout or the "
+                    "limits (tokens_per_minute, requests_per_minute), or send smaller inputs."
+                ) from None
             if time.monotonic() - queued > 0.01:
                 logger.debug("%s: rate limiter held it %.2f s", label, time.monotonic() - queued)
         now = time.monotonic()
-        if deadline is None:
-            deadline = now + policy.total_timeout
         budget = deadline - now
         # The last attempt gets only what is left of the total budget.
         attempt_timeout = max(0.001, min(timeout, budget))

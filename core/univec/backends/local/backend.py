@@ -45,6 +45,9 @@ class LocalBackend:
         min_pixels: Override of the image processor's smallest image area.
         max_pixels: Override of the largest image area (default 602112, as trained).
         download_timeout: Seconds an image URL's whole download may take.
+        merged_adapters: The checkpoint has its task adapter merged into its weights and no
+            ``adapters/`` directory (the vLLM variants); every task then runs those weights.
+            Without it, a checkpoint lacking ``adapters/adapter_config.json`` is refused.
 
     Raises:
         ConfigurationError: Bad ``max_length``, ``token_budget``, device or dtype.
@@ -65,6 +68,7 @@ class LocalBackend:
         min_pixels: int | None = None,
         max_pixels: int | None = None,
         download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        merged_adapters: bool = False,
     ) -> None:
         from univec.models import check_local_model
 
@@ -76,7 +80,7 @@ class LocalBackend:
             check_positive_int("max_batch_size", max_batch_size)
         require("torch", "local")
         require("transformers", "local")
-        from univec.backends.local.checkpoint import open_checkpoint
+        from univec.backends.local.checkpoint import check_adapters, open_checkpoint
         from univec.backends.local.device import resolve_device, resolve_dtype
         from univec.backends.local.lora import TaskAdapters
         from univec.backends.local.model import load_model
@@ -91,6 +95,7 @@ class LocalBackend:
         self.download_timeout = download_timeout
         self.max_batch_size = max_batch_size
         self.checkpoint = open_checkpoint(model, revision)
+        check_adapters(self.checkpoint, merged_adapters=merged_adapters)
         image_options = {
             key: value
             for key, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels))
@@ -141,6 +146,11 @@ class LocalBackend:
         """
         from univec.backends.local.forward import run_batches
 
+        # Downloads happen before the model lock: a slow server holds up only this call.
+        items = [
+            item.prefetched(self.download_timeout) if isinstance(item, Image) else item
+            for item in items
+        ]
         with self._lock:
             if self.closed:
                 raise ClosedError(

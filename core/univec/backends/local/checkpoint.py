@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from univec._optional import require
 from univec.errors import CheckpointError
 
-__all__ = ["Checkpoint", "backbone_key", "open_checkpoint"]
+__all__ = ["Checkpoint", "backbone_key", "check_adapters", "open_checkpoint"]
 
 #: Files a download needs: config, weights, tokenizer, image processor, adapters.
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "adapters/*"]
@@ -35,11 +35,14 @@ class Checkpoint:
         path: The checkpoint directory.
         config: The raw ``config.json``.
         weight_files: Map from the checkpoint's weight key to the safetensors file holding it.
+        file_signatures: Identity (device, inode, size, mtime) of each weight file when it was
+            opened; :meth:`check_unchanged` compares the files on disk with it.
     """
 
     path: Path
     config: dict[str, Any]
     weight_files: dict[str, Path]
+    file_signatures: dict[Path, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def text_config(self) -> dict[str, Any]:
@@ -72,6 +75,28 @@ class Checkpoint:
         """The PEFT adapter directory, or ``None`` for checkpoints with the LoRA merged in."""
         adapters = self.path / "adapters"
         return adapters if (adapters / "adapter_config.json").is_file() else None
+
+    def check_unchanged(self, files: Iterable[Path] | None = None) -> None:
+        """Raise :class:`CheckpointError` if a weight file was replaced or deleted since opening.
+
+        Task switches re-read pristine weights from these files: reading a replaced file
+        would silently mix two sets of weights.
+        """
+        for file in files if files is not None else self.file_signatures:
+            expected = self.file_signatures.get(file)
+            if expected is None:
+                continue
+            try:
+                current = file_signature(file)
+            except OSError:
+                current = None
+            if current != expected:
+                what = "was deleted" if current is None else "was replaced or modified"
+                raise CheckpointError(
+                    f"{str(file)!r} {what} after the model was loaded from it; univec reads "
+                    "it again on task switches and will not mix two sets of weights. Restore "
+                    "the checkpoint, or create a new encoder to load the new one."
+                )
 
     def token_id(self, name: str) -> int:
         """A special token id from the config, e.g. ``"image_token_id"``."""
@@ -128,7 +153,45 @@ def open_checkpoint(model: str | Path, revision: str | None = None) -> Checkpoin
     if not config_file.is_file():
         raise CheckpointError(f"{str(path)!r} has no config.json; is it a model checkpoint?")
     config = json.loads(config_file.read_text())
-    return Checkpoint(path=path, config=config, weight_files=_index_weights(path))
+    weight_files = _index_weights(path)
+    signatures = {file: file_signature(file) for file in set(weight_files.values())}
+    return Checkpoint(
+        path=path, config=config, weight_files=weight_files, file_signatures=signatures
+    )
+
+
+def check_adapters(checkpoint: Checkpoint, *, merged_adapters: bool) -> None:
+    """Refuse a checkpoint whose task adapters are missing, unless told they are merged in.
+
+    A download interrupted before ``adapters/`` leaves a checkpoint that loads and encodes
+    every task without its LoRA adapter: vectors that look fine and are wrong.
+
+    Raises:
+        CheckpointError: ``adapters/adapter_config.json`` is missing (and ``merged_adapters``
+            is false), or present although ``merged_adapters`` is true.
+    """
+    config_file = checkpoint.path / "adapters" / "adapter_config.json"
+    if merged_adapters:
+        if config_file.is_file():
+            raise CheckpointError(
+                f"{str(checkpoint.path)!r} has task adapters ({str(config_file)!r}), but "
+                "merged_adapters=True says it has none. Drop merged_adapters=True."
+            )
+        return
+    if not config_file.is_file():
+        missing = config_file if config_file.parent.is_dir() else config_file.parent
+        raise CheckpointError(
+            f"{str(missing)!r} is missing: the checkpoint at {str(checkpoint.path)!r} has no "
+            "task adapters (an interrupted download?), so every task would give un-adapted "
+            "vectors. Download it again (all of adapters/), or pass merged_adapters=True for "
+            "a checkpoint with the adapter merged into its weights (the vLLM variants)."
+        )
+
+
+def file_signature(file: Path) -> tuple[int, ...]:
+    """What identifies one version of a file: device, inode, size, modification time."""
+    status = file.stat()
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 def _index_weights(path: Path) -> dict[str, Path]:

@@ -123,6 +123,10 @@ class TaskAdapters:
                 f"{list(self.tasks)}."
             )
         by_key = {target.checkpoint_key: target for target in self.targets}
+        files = {self.checkpoint.weight_files[key] for key in by_key}
+        # Checked before any weight changes: a replaced or deleted checkpoint fails the switch
+        # and leaves the active task's weights intact and usable.
+        self.checkpoint.check_unchanged(files)
         self.active = None  # a failure half-way leaves no task claimed
         with torch.no_grad():
             for key, pristine in read_tensors(self.checkpoint.weight_files, list(by_key), "cpu"):
@@ -134,6 +138,8 @@ class TaskAdapters:
                     lora_b.to(weight.device), lora_a.to(weight.device), alpha=target.scaling
                 )
                 weight.copy_(merged)
+        # Replaced while being read: the weights may mix two files; no task is claimed.
+        self.checkpoint.check_unchanged(files)
         self.active = task
 
 

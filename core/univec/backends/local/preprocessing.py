@@ -24,6 +24,11 @@ IMAGE_TEMPLATE = (
 )
 
 
+#: First character window a text is cut to before tokenising, per token of ``max_length``
+#: (widened 4x at a time while the cut could change the kept tokens).
+TEXT_WINDOW_CHARS_PER_TOKEN = 8
+
+
 @dataclass
 class EncodedInput:
     """One input as token ids (and, for images, its preprocessed pixels).
@@ -67,6 +72,7 @@ class Preprocessor:
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
+        self._pre_tokenizer = self.tokenizer.pre_tokenizer
         self.max_length = max_length
         self.image_token_id = checkpoint.token_id("image_token_id")
         self.vision_start_id = checkpoint.token_id("vision_start_token_id")
@@ -111,11 +117,41 @@ class Preprocessor:
         return self._image_processor
 
     def texts(self, texts: list[str], prefix: str) -> list[EncodedInput]:
-        """Tokenise ``prefix + text`` for each text, truncated to ``max_length`` tokens."""
-        encodings = self.tokenizer.encode_batch(
-            [prefix + text for text in texts], add_special_tokens=False
-        )
-        return [EncodedInput(encoding.ids[: self.max_length]) for encoding in encodings]
+        """Tokenise ``prefix + text`` for each text, truncated to ``max_length`` tokens.
+
+        A long text is cut by characters before it is tokenised (tokenising 5 MB to keep
+        8,192 tokens cost seconds and gigabytes), and the cut is proven harmless: the kept
+        tokens must end before the last pre-tokens of the cut text, the only ones a cut can
+        change. Otherwise the window grows and the text is tokenised again, so the ids are
+        exactly those of the whole text, truncated.
+        """
+        full = [prefix + text for text in texts]
+        results: list[EncodedInput | None] = [None] * len(full)
+        pending = list(range(len(full)))
+        window = TEXT_WINDOW_CHARS_PER_TOKEN * self.max_length + len(prefix)
+        while pending:
+            cuts = [full[i][:window] for i in pending]
+            encodings = self.tokenizer.encode_batch(cuts, add_special_tokens=False)
+            retry = []
+            for position, cut, encoding in zip(pending, cuts, encodings, strict=True):
+                if len(cut) == len(full[position]) or self._cut_is_harmless(cut, encoding):
+                    results[position] = EncodedInput(encoding.ids[: self.max_length])
+                else:
+                    retry.append(position)
+            pending, window = retry, window * 4
+        return [result for result in results if result is not None]
+
+    def _cut_is_harmless(self, cut: str, encoding: Any) -> bool:
+        """Whether the first ``max_length`` tokens of ``cut`` are those of the uncut text."""
+        if len(encoding.ids) <= self.max_length:
+            return False
+        pieces = self._pre_tokenizer.pre_tokenize_str(cut) if self._pre_tokenizer else []
+        if len(pieces) < 4:
+            return False
+        # A cut can change the last pre-token, and a whitespace run before it (the split
+        # rule looks one character ahead); NFC can shift offsets by a few characters.
+        safe_end = pieces[-3][1][0] - 8
+        return bool(encoding.offsets[self.max_length - 1][1] <= safe_end)
 
     def image(self, image: Image, timeout: float = DEFAULT_DOWNLOAD_TIMEOUT) -> EncodedInput:
         """The template ids and pixels of one image (downloaded within ``timeout`` s if a URL).
