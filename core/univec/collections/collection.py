@@ -408,8 +408,8 @@ class MultiVectorCollection:
                 documents, "retrieval.passage", dimensions=self.dimensions
             )
         elif embeddings is None:
-            multi = self.encoder.encode(documents, "retrieval.passage", multivector=True)
-            embeddings = Embeddings(late_dense, multi)
+            token_lists = self.encoder.encode(documents, "retrieval.passage", multivector=True)
+            embeddings = Embeddings(late_dense, token_lists)
         if embeddings.dense is None or embeddings.multi is None:
             raise CollectionError("The encoder returned no dense or no multi vectors for a batch.")
         if len(embeddings.dense) != len(documents) or len(embeddings.multi) != len(documents):
