@@ -445,7 +445,7 @@ class Encoder:
             items, spec, options = self._prepare(
                 inputs, task, dimensions, dense, multi, precision, late_chunking
             )
-            windows = [items] if items else []
+            windows: Iterable[list[Any]] = [items] if items else []
         else:
             spec, options = self._check(task, dimensions, dense, multi, precision)
             windows = _chunks(iter_inputs(inputs), STREAM_WINDOW)

@@ -844,7 +844,7 @@ def _group_hits(hits: Sequence[EngineHit]) -> list[tuple[EngineHit, int]]:
     return list(seen.values())
 
 
-def _progress(total: int, description: str, *, disable: bool) -> Any:
+def _progress(total: int | None, description: str, *, disable: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=description, unit="doc", disable=disable, leave=False)
