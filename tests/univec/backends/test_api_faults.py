@@ -109,7 +109,9 @@ def test_slow_responses_exhaust_total_timeout(server):
     ):
         encoder.encode(TEXTS, task="retrieval.query")
     elapsed = time.monotonic() - started
-    assert elapsed < 1.0  # bounded by total_timeout, not by attempts x timeout
+    # Bounded by total_timeout (0.6 s), not by the attempts: 6 x 0.2 s plus backoff is over 5 s.
+    # The margin absorbs a loaded machine.
+    assert elapsed < 2.0
     assert isinstance(info.value, TimeoutError) and info.value.status_code is None
     assert 2 <= len(server.embedding_requests) <= 4
     assert_all_payloads(server, payload(TEXTS), len(server.embedding_requests))
