@@ -100,8 +100,9 @@ def _check_address(address: str, url: str) -> None:
     if not is_public(address):
         ip = address.split("%", 1)[0]
         raise ImageLoadError(
-            f"Refusing to fetch {url!r}: its host is at {ip}, a private, loopback, link-local "
-            "or reserved address. Image URLs must be public; for a trusted address on your own "
+            f"Refusing to fetch {url!r}: its host is at {ip}, a non-public address (private, "
+            "loopback, link-local or reserved). Image URLs must be public; for a trusted address "
+            "on your own "
             "network make the image with univec.Image(url, allow_private_network=True)."
         )
 

@@ -7,10 +7,7 @@ never fails the other requests it would have been batched with.
 
 from __future__ import annotations
 
-import ipaddress
 import math
-import socket
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +18,7 @@ from univec.inputs import Image, download
 from univec.server.protocol import EmbeddingQuery, ImageSource, RequestRejected
 from univec.tasks import TaskSpec
 
-__all__ = ["PreparedInputs", "TokenCounter", "check_url_host", "prepare_inputs"]
+__all__ = ["PreparedInputs", "TokenCounter", "prepare_inputs"]
 
 #: Tokens the hosted API bills per 28x28 pixel tile of an image (its ``usage`` convention).
 _TILE = 28
@@ -134,40 +131,22 @@ def _decode(source: ImageSource, position: int, fetch: Callable[[str], bytes]) -
         raise RequestRejected(400, f"{where} cannot be decoded: {exc}") from None
 
 
-def check_url_host(url: str, *, allow_private: bool) -> None:
-    """Refuse URLs the server must not fetch: non-http(s), or hosts on private networks.
-
-    Every address the host name resolves to is checked, so a public name pointing at a private
-    address is refused too.
-
-    Raises:
-        RequestRejected: 400 naming the rule that refused the URL.
-    """
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise RequestRejected(400, f"{url!r} is not an http(s) URL with a host.")
-    if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise RequestRejected(400, f"Cannot resolve the host of {url!r} ({exc}).") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise RequestRejected(
-                400,
-                f"Refusing to fetch {url!r}: its host resolves to the non-public address "
-                f"{address}. Send the image as base64 instead (the server's operator can allow "
-                "private addresses with --allow-private-urls).",
-            )
-
-
 def url_fetcher(*, allow_private: bool, timeout: float, max_bytes: int) -> Callable[[str], bytes]:
     """A function downloading an image URL under the server's rules (host, size, time)."""
 
     def fetch(url: str) -> bytes:
-        check_url_host(url, allow_private=allow_private)
-        return download(url, timeout=timeout, limit=max_bytes, allow_private_network=allow_private)
+        # The library's URL rules (scheme, every resolved address, every redirect) apply as is.
+        try:
+            return download(
+                url, timeout=timeout, limit=max_bytes, allow_private_network=allow_private
+            )
+        except ImageLoadError as exc:
+            if "non-public address" not in str(exc):
+                raise
+            raise RequestRejected(
+                400,
+                f"{exc} Send the image as base64 instead (the server's operator can allow "
+                "private addresses with --allow-private-urls).",
+            ) from None
 
     return fetch
