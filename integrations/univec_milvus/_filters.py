@@ -28,12 +28,13 @@ from univec.collections.filters import (
     FilterNode,
     Not,
     Or,
+    comparison_kind,
+    comparison_values,
     engine_filter,
     is_filter_node,
     iso_text,
     key_path,
     negate,
-    value_kind,
 )
 from univec.errors import InvalidArgumentError, InvalidFilterError, UnsupportedFilterError
 
@@ -208,11 +209,11 @@ def _comparison(node: Comparison, bind: _Binder) -> str:
     if operator in ("!=", "not in"):
         positive = negate(node)
         assert isinstance(positive, Comparison)
-        if operator == "not in" and not _values(node):
+        if operator == "not in" and not comparison_values(node):
             return MATCH_ALL
         return _unless(node, _comparison(positive, bind))
     if operator == "in":
-        values = _values(node)
+        values = comparison_values(node)
         if not values:
             return MATCH_NOTHING
         # ORed equalities: Milvus Lite takes ``in`` on plain fields only, not on JSON paths.
@@ -220,7 +221,7 @@ def _comparison(node: Comparison, bind: _Binder) -> str:
     if operator == "==":
         return _equals(node, path, node.value, bind)
     if operator in RANGE_OPERATORS:
-        kind = _kind(node, node.value)
+        kind = comparison_kind(node, node.value, "Milvus")
         if kind == "bool":
             raise UnsupportedFilterError(
                 f"Milvus cannot order booleans (filter {node}); use == / != on booleans."
@@ -230,24 +231,8 @@ def _comparison(node: Comparison, bind: _Binder) -> str:
 
 
 def _equals(node: Comparison, path: str, value: Any, bind: _Binder) -> str:
-    _kind(node, value)
+    comparison_kind(node, value, "Milvus")
     return f"{path} == {bind(value, node)}"
-
-
-def _values(node: Comparison) -> tuple[Any, ...]:
-    values = node.value
-    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, set, frozenset)):
-        raise UnsupportedFilterError(
-            f"{node.operator!r} needs a tuple of values (filter {node}); pass e.g. ('en', 'fr')."
-        )
-    return tuple(values)
-
-
-def _kind(node: Comparison, value: Any) -> str:
-    try:
-        return value_kind(value)
-    except InvalidFilterError as exc:
-        raise UnsupportedFilterError(f"Milvus cannot filter on {node}: {exc}") from None
 
 
 def both(first: Expression | None, second: Expression | None) -> Expression | None:

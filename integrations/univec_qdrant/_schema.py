@@ -30,12 +30,13 @@ from univec.collections.filters import (
     FilterNode,
     Not,
     Or,
+    comparison_kind,
+    comparison_values,
     engine_filter,
     is_filter_node,
     iso_text,
     key_path,
     negate,
-    value_kind,
 )
 from univec.errors import (
     ConfigurationError,
@@ -262,7 +263,7 @@ def _comparison(node: Comparison, classes: FilterClasses) -> Any:
     if operator in ("!=", "not in"):
         return classes.filter(must_not=[_comparison(negate(node), classes)])  # type: ignore[arg-type]
     if operator == "in":
-        values = _values(node)
+        values = comparison_values(node)
         if not values:
             return _nothing(classes)
         if all(isinstance(v, str) for v in values):
@@ -273,7 +274,7 @@ def _comparison(node: Comparison, classes: FilterClasses) -> Any:
         return _equals(node, key, node.value, classes)
     if operator in RANGE_OPERATORS:
         bound = _BOUNDS[operator]
-        kind = _kind(node, node.value)
+        kind = comparison_kind(node, node.value, "Qdrant")
         if kind == "number":
             return classes.range(key, {bound: node.value})
         if kind == "datetime":
@@ -293,29 +294,13 @@ _BOUNDS = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 
 
 def _equals(node: Comparison, key: str, value: Any, classes: FilterClasses) -> Any:
-    kind = _kind(node, value)
+    kind = comparison_kind(node, value, "Qdrant")
     if kind in ("str", "bool"):
         return classes.match_value(key, value)
     if kind == "number":  # a range matches stored ints and floats alike (1 == 1.0)
         return classes.range(key, {"gte": value, "lte": value})
     text = iso_text(value)
     return classes.datetime_range(key, {"gte": text, "lte": text})
-
-
-def _values(node: Comparison) -> tuple[Any, ...]:
-    values = node.value
-    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, set, frozenset)):
-        raise UnsupportedFilterError(
-            f"{node.operator!r} needs a tuple of values (filter {node}); pass e.g. ('en', 'fr')."
-        )
-    return tuple(values)
-
-
-def _kind(node: Comparison, value: Any) -> str:
-    try:
-        return value_kind(value)
-    except InvalidFilterError as exc:
-        raise UnsupportedFilterError(f"Qdrant cannot filter on {node}: {exc}") from None
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Literal, Union
 
-from univec.errors import InvalidFilterError
+from univec.errors import InvalidFilterError, UnsupportedFilterError
 from univec.inputs import LONE_SURROGATE
 
 __all__ = [
@@ -41,6 +41,8 @@ __all__ = [
     "FilterNode",
     "Not",
     "Or",
+    "comparison_kind",
+    "comparison_values",
     "engine_filter",
     "evaluate",
     "is_filter_node",
@@ -541,3 +543,29 @@ def engine_filter(filter: object) -> FilterNode | Any | None:
     if isinstance(filter, (list, tuple)) and all(isinstance(c, FieldCondition) for c in filter):
         return _from_conditions(filter)
     return filter
+
+
+def comparison_values(node: Comparison) -> tuple[Any, ...]:
+    """The value tuple of an ``in`` / ``not in`` comparison, for an engine's translation.
+
+    Raises:
+        UnsupportedFilterError: ``node.value`` is not a collection of values.
+    """
+    values = node.value
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, set, frozenset)):
+        raise UnsupportedFilterError(
+            f"{node.operator!r} needs a tuple of values (filter {node}); pass e.g. ('en', 'fr')."
+        )
+    return tuple(values)
+
+
+def comparison_kind(node: Comparison, value: Any, engine: str) -> str:
+    """:func:`value_kind` of a comparison's value, as an error naming ``engine`` and the node.
+
+    Raises:
+        UnsupportedFilterError: ``value`` is of a kind no engine filters on.
+    """
+    try:
+        return value_kind(value)
+    except InvalidFilterError as exc:
+        raise UnsupportedFilterError(f"{engine} cannot filter on {node}: {exc}") from None
