@@ -13,9 +13,13 @@ with the two sides interleaved (``--repeats`` alternating runs, medians reported
   procedure step by step: fixed batches of 8 in input order padded to the longest, LoRA
   unmerged in per-layer adapter modules (PEFT-style ``base(x) + B(A(dropout(x))) * s``),
   every layer's hidden state kept, the LM head's logits computed, single and multi vectors
-  both computed on every call, bfloat16 autocast when run in bfloat16 (weights as shipped).
-- **plain** (``--baseline plain``): the same loop without the adapter modules, autocast and
-  per-batch host copies (the earlier, kinder baseline).
+  both computed on every call, bfloat16 autocast when run in bfloat16 (weights as shipped),
+  and the vision tower's attention as transformers 4.52 (the version the reference's code is
+  written for) runs it with SDPA: one attention over all patches of a batch of 8 images under
+  a block-diagonal mask, instead of transformers 5's attention window by window
+  (:func:`vision_attention_452`; same vectors, cost quadratic in the batch's patches).
+- **plain** (``--baseline plain``): the same loop without the adapter modules, autocast, the
+  4.52 vision attention and per-batch host copies (the earlier, kinder baseline).
 
 Jobs (``--jobs``): ``texts`` (mixed-length texts, float32 and bfloat16), ``images`` (16
 images, float32 and bfloat16), ``long`` (one 8,000-token document), ``switch``
@@ -29,9 +33,10 @@ encoding, the ratios and PASS/FAIL against the targets of the speed issue; the p
     python benchmarks/encode.py --jobs texts --dtypes float32 --repeats 3
     python benchmarks/encode.py --checkpoint /path/to/jina-embeddings-v4 --device cuda
 
-The default vocabulary (8,192) keeps the LM head at about the share of the decoder's compute
-it has in the real 3B model (151,936 x 2,048 against 36 layers), since the tiny tokenizer only
-uses 589 ids.
+The default vocabulary keeps the LM head's share of the compute per token what it is in the
+real 3B model: 151,936 x 2,048 multiply-adds against 36 layers of 77 M, 11.2 % of the decoder
+(:func:`default_vocab`: 1,820 ids for hidden 256 x 6 layers; at least the tiny tokenizer's
+589). A larger vocabulary inflates the reference's waste, so the ratios.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import statistics
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +138,21 @@ WORDS = [
 
 
 # --------------------------------------------------------------------------- checkpoint
+#: The LM head's multiply-adds per token over the decoder's in jina-embeddings-v4 (3B):
+#: 151,936 x 2,048 against 36 x (q 2048^2 + k, v 2 x 2048 x 256 + o 2048^2 + MLP 3 x 2048 x 11008).
+LM_HEAD_SHARE = 151_936 * 2048 / (36 * (2 * 2048**2 + 2 * 2048 * 256 + 3 * 2048 * 11008))
+TINY_VOCAB = 589  # ids the tiny fixture's tokenizer produces
+
+
+def default_vocab(hidden: int, layers: int) -> int:
+    """The vocabulary whose LM head costs :data:`LM_HEAD_SHARE` of this decoder per token."""
+    heads = max(hidden // 64, 1)
+    kv = max(heads // 4, 1) * (hidden // heads)
+    intermediate = int(hidden * 2.6875) // 16 * 16
+    per_layer = 2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * intermediate
+    return max(TINY_VOCAB, round(LM_HEAD_SHARE * layers * per_layer / hidden))
+
+
 def build_checkpoint(
     target: Path, hidden: int, layers: int, vocab: int, rank: int, seed: int
 ) -> Path:
@@ -275,6 +296,39 @@ class LoraLinear(torch.nn.Module):
         return result + lora_b(lora_a(self.dropout(x))) * self.scaling
 
 
+def vision_attention_452(
+    self: Any,
+    hidden_states: torch.Tensor,
+    cu_seqlens: torch.Tensor,
+    position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+    **kwargs: Any,
+) -> torch.Tensor:
+    """The vision tower's attention as the reference runs it (transformers 4.52).
+
+    The reference's code is written for transformers 4.52, whose ``Qwen2_5_VLVisionSdpaAttention``
+    attends over *all* patches of the batch at once: it builds a ``[1, patches, patches]``
+    boolean mask that is true inside each window (or image, in the full-attention blocks), set
+    block by block in a Python loop over ``cu_seqlens``, and runs one SDPA call with it. The
+    result equals the per-window attention of transformers 5 (which splits the sequence at
+    ``cu_seqlens``), at a cost quadratic in the batch's patches instead of a window's.
+    """
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import apply_rotary_pos_emb_vision
+
+    seq_length = hidden_states.shape[0]
+    q, k, v = (
+        self.qkv(hidden_states).reshape(seq_length, 3, self.num_heads, -1).permute(1, 0, 2, 3)
+    ).unbind(0)
+    assert position_embeddings is not None
+    cos, sin = position_embeddings
+    q, k = apply_rotary_pos_emb_vision(q, k, cos, sin)
+    mask = torch.zeros([1, seq_length, seq_length], device=q.device, dtype=torch.bool)
+    for i in range(1, len(cu_seqlens)):
+        mask[..., cu_seqlens[i - 1] : cu_seqlens[i], cu_seqlens[i - 1] : cu_seqlens[i]] = True
+    q, k, v = (t.transpose(0, 1).unsqueeze(0) for t in (q, k, v))
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, v, mask, dropout_p=0.0)
+    return self.proj(out.squeeze(0).transpose(0, 1).reshape(seq_length, -1))
+
+
 class Reference:
     """The reference's way of encoding, on stock transformers (see the module docstring).
 
@@ -297,6 +351,11 @@ class Reference:
         embed = self.model.backbone.language_model.embed_tokens.weight
         self.lm_head = torch.nn.Linear(embed.shape[1], embed.shape[0], bias=False, device=device)
         self.lm_head.weight = embed  # tied, as in Qwen2.5-VL
+        if faithful:
+            # The reference runs on transformers 4.52, whose SDPA vision attention is not
+            # transformers 5's per-window split (see ``vision_attention_452``).
+            for block in getattr(self.model.backbone.visual, "blocks", []):
+                block.attn.forward = types.MethodType(vision_attention_452, block.attn)
         # TaskAdapters only reads the factors here; its activate() (the merge) is never called.
         adapters = TaskAdapters(self.checkpoint, self.model)
         self.task = "retrieval"
@@ -666,7 +725,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="use this checkpoint instead of building one")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=6)
-    parser.add_argument("--vocab", type=int, default=8192)
+    parser.add_argument(
+        "--vocab", type=int, default=None, help="default: the real LM head share (see above)"
+    )
     parser.add_argument("--rank", type=int, default=16, help="LoRA rank")
     parser.add_argument("--texts", type=int, default=96)
     parser.add_argument("--max-words", type=int, default=150)
@@ -702,7 +763,12 @@ def main() -> None:
             path = Path(args.checkpoint)
         else:
             path = build_checkpoint(
-                Path(tmp) / "ckpt", args.hidden, args.layers, args.vocab, args.rank, args.seed
+                Path(tmp) / "ckpt",
+                args.hidden,
+                args.layers,
+                args.vocab or default_vocab(args.hidden, args.layers),
+                args.rank,
+                args.seed,
             )
         info = open_checkpoint(path).text_config
         print(

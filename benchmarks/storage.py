@@ -19,7 +19,8 @@ pass; every configuration then runs in a child process of its own (its peak RSS 
 
     python benchmarks/storage.py                              # 2,000 docs, a quick look
     python benchmarks/storage.py --qdrant-docs 100000 --milvus-docs 20000 \\
-        --configs float32,pool2-float16 --baseline-docs 20000   # the full-size run (README)
+        --baseline-docs 20000 --configs float32,int8-muvera \\
+        --candidates 512 --queries 20       # the full-size run in the README (~1 h, ~20 GB)
 
 A configuration is ``[poolN-]precision[-muvera]``: ``float32`` (today's storage, the
 baseline), ``pool2-float16``, ``int8``, ``pool3-binary-muvera``, ...
@@ -509,14 +510,16 @@ def plot(results: list[Result], path: Path) -> None:
         for r in rows:
             x, y = r.vector_bytes_per_doc / 1024, r.recall.get("hybrid", 0.0)
             axis.scatter(x, y)
-            axis.annotate(r.config, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+            label = f"{r.config} ({r.docs:,} docs)"
+            axis.annotate(label, (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
         axis.axhline(0.95, color="k", linestyle="--", linewidth=1)
         budget = 0.3 * FLOAT32_TOKEN_BYTES * _tokens(rows) / 1024  # the 0.3x target
         axis.axvline(budget, color="tab:red", linestyle=":", linewidth=1)
         axis.set_xscale("log")
         axis.set_xlabel("searched vector bytes per document (KiB, log)")
         axis.set_ylabel("hybrid recall@10 vs exact float32 MaxSim")
-        axis.set_title(f"{engine}, {corpus}, {rows[0].docs:,} docs", fontsize=10)
+        sizes = " / ".join(f"{n:,}" for n in sorted({r.docs for r in rows}))
+        axis.set_title(f"{engine}, {corpus}, {sizes} docs", fontsize=10)
         axis.set_ylim(min(0.5, min(r.recall.get("hybrid", 0.0) for r in rows) - 0.05), 1.02)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

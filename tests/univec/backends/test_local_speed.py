@@ -59,6 +59,31 @@ def test_alternating_tasks_match_the_goldens_without_re_merging(encoder, golden)
     assert all(not target.module._forward_hooks for target in adapters.targets)
 
 
+def test_a_run_of_small_calls_for_one_task_merges_it_once(encoder, golden):
+    backend = encoder.backend
+    encoder.encode(["warm up"], "retrieval.query")
+    backend.switch_tokens = 40  # a run of small calls merges once it adds up to 40 tokens
+    texts, expected = golden["texts"], golden["arrays"]["text|code.query|single"]
+    seen = []
+    for _ in range(3):
+        for number, text in enumerate(texts):
+            got = encoder.encode([text], "code.query")[0]
+            np.testing.assert_allclose(got, expected[number], atol=1e-5)
+            seen.append(backend.adapters.active)
+    assert seen[0] == "retrieval"  # overlaid at first ...
+    assert seen[-1] == "code"  # ... merged once the run added up
+    assert seen.count("code") == len(seen) - seen.index("code")  # and merged only once
+
+
+def test_alternating_small_calls_never_add_up_to_a_merge(encoder):
+    encoder.encode(["warm up"], "retrieval.query")
+    encoder.backend.switch_tokens = 40
+    for _ in range(20):
+        for task in ("code.query", "text-matching"):  # each call breaks the other's run
+            encoder.encode(["a short query of a few words"], task)
+    assert encoder.backend.adapters.active == "retrieval"
+
+
 def test_a_big_call_merges_its_task(encoder, golden):
     encoder.encode(["warm up"], "retrieval.query")
     encoder.backend.switch_tokens = 1  # every call counts as big

@@ -104,6 +104,7 @@ class LocalBackend:
         #: weights; smaller ones apply it unmerged on top of the merged task, so alternating
         #: tasks on short queries costs no re-merge.
         self.switch_tokens = token_budget
+        self._overlay_run: tuple[str, int] | None = None  # (task, tokens) of a run
         self.download_timeout = download_timeout
         self.max_batch_size = max_batch_size
         self.checkpoint = open_checkpoint(model, revision)
@@ -203,10 +204,24 @@ class LocalBackend:
         return Embeddings(dense=dense_out, multi=tokens if multi else None, usage=usage)
 
     def _adapter(self, adapter: str, items: list[str | Image]) -> AbstractContextManager[None]:
-        """Merge ``adapter`` for a big call; overlay it unmerged on a small one (see lora)."""
-        if self.adapters.active is None or _estimated_tokens(items) >= self.switch_tokens:
-            self.adapters.activate(adapter)
+        """Merge ``adapter`` for a big call; overlay it unmerged on a small one (see lora).
+
+        A run of small calls for one task that is not the merged one merges it once their
+        tokens add up to ``switch_tokens``: from then on they cost no correction, and the
+        merge is paid once for the run, not per call. Alternating tasks never build a run.
+        """
+        tokens = _estimated_tokens(items)
+        active = self.adapters.active
+        if adapter == active:
+            self._overlay_run = None
             return nullcontext()
+        run = self._overlay_run
+        total = tokens + (run[1] if run is not None and run[0] == adapter else 0)
+        if active is None or total >= self.switch_tokens:
+            self.adapters.activate(adapter)
+            self._overlay_run = None
+            return nullcontext()
+        self._overlay_run = (adapter, total)
         return self.adapters.overlay(adapter)
 
     async def aembed(

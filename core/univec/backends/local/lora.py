@@ -81,8 +81,8 @@ class TaskAdapters:
         self.checkpoint = checkpoint
         self.active: str | None = None
         self.targets: list[_Target] = []
-        # (layer, task) -> grouped factors of ``task`` over the active task (see overlay()).
-        self._grouped: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
+        # (active task, task) -> the overlay's grouped corrections (see overlay()).
+        self._groups: dict[tuple[str, str], list[_OverlayGroup]] = {}
         self.tasks: tuple[str, ...] = ()
         if checkpoint.adapter_dir is not None:
             self._load(checkpoint.adapter_dir, model)
@@ -160,15 +160,17 @@ class TaskAdapters:
         # Replaced while being read: the weights may mix two files; no task is claimed.
         self.checkpoint.check_unchanged(files)
         self.active = task
-        self._grouped.clear()
+        self._groups.clear()
 
     @contextmanager
     def overlay(self, task: str) -> Iterator[None]:
         """Compute ``task`` for the duration of the block without re-merging the weights.
 
         The active (merged) task stays in the weights; ``task``'s adapter is swapped in
-        unmerged, as one grouped low-rank correction per adapted linear. With no task
-        merged yet, or ``task`` already active, this merges (:meth:`activate`) instead.
+        unmerged, as one grouped low-rank correction per adapted linear. Linears that read
+        the same input (a layer's ``q/k/v_proj``; its ``gate/up_proj``) share one down
+        projection, and each correction is added into the layer's output in place. With no
+        task merged yet, or ``task`` already active, this merges (:meth:`activate`) instead.
 
         Raises:
             InvalidTaskError: The checkpoint has no adapter named ``task``.
@@ -181,39 +183,92 @@ class TaskAdapters:
             self.activate(task)  # raises InvalidTaskError
         handles = []
         try:
-            for target in self.targets:
-                down, up = self._grouped_factors(target, self.active, task)
-                handles.append(target.module.register_forward_hook(_correction(down, up)))
+            for group in self._overlay_groups(self.active, task):
+                for target, up, columns in group.members:
+                    handle = target.module.register_forward_hook(group.hook(up, columns))
+                    handles.append(handle)
             yield
         finally:
             for handle in handles:
                 handle.remove()
+            for group in self._groups.get((self.active, task), ()):
+                group.forget()
 
-    def _grouped_factors(
-        self, target: _Target, active: str, task: str
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``([A_task; A_active], [s B_task, -s B_active])`` on the layer's device and dtype."""
-        key = (id(target.module), task)
-        cached = self._grouped.get(key)
-        if cached is None:
+    def _overlay_groups(self, active: str, task: str) -> list[_OverlayGroup]:
+        """The corrections of ``task`` over ``active``, grouped by shared input (cached)."""
+        key = (active, task)
+        groups = self._groups.get(key)
+        if groups is None:
+            by_input: dict[str, list[_Target]] = {}
+            for target in self.targets:
+                by_input.setdefault(_input_group(target.checkpoint_key), []).append(target)
+            groups = [_OverlayGroup.build(members, active, task) for members in by_input.values()]
+            self._groups[key] = groups
+        return groups
+
+
+@dataclass
+class _OverlayGroup:
+    """Adapted linears that read one input: one shared down projection, an up per linear.
+
+    ``down`` is ``[A_new; A_active]`` of every member side by side (``in x members * 2r``);
+    member ``i``'s correction is ``(x @ down)[:, columns_i] @ up_i`` with
+    ``up_i = [s B_new, -s B_active]^T``. The down product of an input is computed by the
+    first member that sees it and reused by the others.
+    """
+
+    down: torch.Tensor
+    members: list[tuple[_Target, torch.Tensor, slice]]
+    _input: torch.Tensor | None = None
+    _product: torch.Tensor | None = None
+
+    @classmethod
+    def build(cls, targets: list[_Target], active: str, task: str) -> _OverlayGroup:
+        downs, members, start = [], [], 0
+        for target in targets:
             weight = target.module.weight
             new_a, new_b = target.factors[task]
             old_a, old_b = target.factors[active]
-            down = torch.cat([new_a, old_a]).to(weight.device, weight.dtype)
-            up = (torch.cat([new_b, -old_b], dim=1) * target.scaling).to(
-                weight.device, weight.dtype
-            )
-            cached = self._grouped[key] = (down.T.contiguous(), up.T.contiguous())
-        return cached
+            downs.append(torch.cat([new_a, old_a]))
+            up = (torch.cat([new_b, -old_b], dim=1) * target.scaling).T
+            width = up.shape[0]
+            columns = slice(start, start + width)
+            members.append((target, up.to(weight.device, weight.dtype).contiguous(), columns))
+            start += width
+        weight = targets[0].module.weight
+        down = torch.cat(downs).T.to(weight.device, weight.dtype).contiguous()
+        return cls(down, members)
+
+    def hook(self, up: torch.Tensor, columns: slice) -> Any:
+        def add_correction(
+            module: nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor
+        ) -> torch.Tensor:
+            x = args[0]
+            if self._input is not x:
+                self._input, self._product = x, x.reshape(-1, x.shape[-1]) @ self.down
+            assert self._product is not None
+            low = self._product[:, columns]
+            if output.is_contiguous():
+                output.view(-1, output.shape[-1]).addmm_(low, up)
+                return output
+            return output + (low @ up).view(output.shape)
+
+        return add_correction
+
+    def forget(self) -> None:
+        """Drop the last input and its product (they belong to a finished forward pass)."""
+        self._input = self._product = None
 
 
-def _correction(down: torch.Tensor, up: torch.Tensor) -> Any:
-    def hook(
-        module: nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor
-    ) -> torch.Tensor:
-        return output + (args[0] @ down) @ up
-
-    return hook
+def _input_group(checkpoint_key: str) -> str:
+    """Adapted linears reading the same input share a group: a layer's q/k/v, its gate/up."""
+    module = checkpoint_key.removesuffix(".weight")
+    parent, _, name = module.rpartition(".")
+    if name in ("q_proj", "k_proj", "v_proj"):
+        return f"{parent}.qkv"
+    if name in ("gate_proj", "up_proj"):
+        return f"{parent}.gate_up"
+    return module
 
 
 def _keys_of(file: Path) -> dict[str, Path]:
