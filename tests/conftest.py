@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The suite never calls out of this machine. Haystack's anonymous telemetry would post events
+# from a background thread (retrying while DNS fails), opening sockets that the tests counting
+# a process's file handles would see; it is read once, when haystack is first imported.
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY_MODEL = FIXTURES / "tiny-jev4"
