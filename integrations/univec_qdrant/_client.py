@@ -33,6 +33,7 @@ from univec_qdrant._schema import (
     native_filter,
     quantised,
     record_from_payload,
+    scroll_records,
 )
 
 
@@ -233,11 +234,9 @@ class ClientEngine(CollectionEngine):
     ) -> list[PointRecord]:
         """First parts of the documents matching ``filter`` (payloads only), page by page."""
         native = first_parts_filter(filter, self._filters)
-        found: list[PointRecord] = []
-        offset = None
-        while limit is None or len(found) < limit:
-            page = 1000 if limit is None else min(1000, limit - len(found))
-            points, offset = self._call(
+
+        def fetch(offset: Any, page: int) -> tuple[list[Any], Any]:
+            return self._call(
                 self.client.scroll,
                 self.name,
                 scroll_filter=native,
@@ -246,10 +245,8 @@ class ClientEngine(CollectionEngine):
                 with_payload=True,
                 with_vectors=False,
             )
-            found.extend(record_from_payload(str(p.id), p.payload or {}, {}) for p in points)
-            if offset is None or not points:
-                break
-        return found
+
+        return scroll_records(fetch, limit)
 
     def search(
         self,

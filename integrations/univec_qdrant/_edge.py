@@ -36,11 +36,10 @@ from univec_qdrant._schema import (
     native_filter,
     quantised,
     record_from_payload,
+    scroll_records,
 )
 
 CONFIG_FILE = "edge_config.json"
-#: Points per scroll request.
-SCROLL_PAGE = 1000
 #: univec's storage options of the shard (pooling, token precision, first stage), as JSON.
 OPTIONS_FILE = "univec.json"
 
@@ -240,18 +239,14 @@ class EdgeEngine(CollectionEngine):
     ) -> list[PointRecord]:
         """First parts of the documents matching ``filter`` (payloads only), page by page."""
         native = first_parts_filter(filter, self._filters)
-        found: list[PointRecord] = []
-        offset = None
-        while limit is None or len(found) < limit:
-            page = SCROLL_PAGE if limit is None else min(SCROLL_PAGE, limit - len(found))
+
+        def fetch(offset: Any, page: int) -> tuple[list[Any], Any]:
             request = self._edge.ScrollRequest(
                 offset=offset, limit=page, filter=native, with_payload=True, with_vector=False
             )
-            records, offset = self._call(self.shard.scroll, request)
-            found.extend(record_from_payload(str(r.id), r.payload or {}, {}) for r in records)
-            if offset is None or not records:
-                break
-        return found
+            return self._call(self.shard.scroll, request)
+
+        return scroll_records(fetch, limit)
 
     def search(
         self,

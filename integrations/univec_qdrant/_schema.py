@@ -8,6 +8,7 @@ The two engines build the same filters from different classes (``qdrant_client.m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -225,6 +226,29 @@ def native_filter(filter: FilterNode | Any | None, classes: FilterClasses) -> An
             f"{classes.filter_name}."
         )
     return filter
+
+
+#: Points per scroll request.
+SCROLL_PAGE = 1000
+
+
+def scroll_records(
+    fetch: Callable[[Any, int], tuple[list[Any], Any]], limit: int | None
+) -> list[PointRecord]:
+    """Payload-only records of a scroll, page by page, up to ``limit`` (``None``: all).
+
+    ``fetch(offset, page_size)`` runs one scroll request of the engine (Edge or client) and
+    returns ``(points, next offset)``; a ``None`` offset or an empty page ends the scroll.
+    """
+    found: list[PointRecord] = []
+    offset = None
+    while limit is None or len(found) < limit:
+        page = SCROLL_PAGE if limit is None else min(SCROLL_PAGE, limit - len(found))
+        points, offset = fetch(offset, page)
+        found.extend(record_from_payload(str(p.id), p.payload or {}, {}) for p in points)
+        if offset is None or not points:
+            break
+    return found
 
 
 def first_parts_filter(filter: FilterNode | Any | None, classes: FilterClasses) -> Any:
