@@ -144,11 +144,17 @@ LM_HEAD_SHARE = 151_936 * 2048 / (36 * (2 * 2048**2 + 2 * 2048 * 256 + 3 * 2048 
 TINY_VOCAB = 589  # ids the tiny fixture's tokenizer produces
 
 
+def decoder_shape(hidden: int) -> tuple[int, int, int]:
+    """``(heads, key-value heads, MLP width)`` of the bench decoder of width ``hidden``."""
+    heads = max(hidden // 64, 1)
+    # Qwen2.5-3B's MLP is 11008 / 2048 its width; the bench's is half that ratio.
+    return heads, max(heads // 4, 1), int(hidden * 2.6875) // 16 * 16
+
+
 def default_vocab(hidden: int, layers: int) -> int:
     """The vocabulary whose LM head costs :data:`LM_HEAD_SHARE` of this decoder per token."""
-    heads = max(hidden // 64, 1)
-    kv = max(heads // 4, 1) * (hidden // heads)
-    intermediate = int(hidden * 2.6875) // 16 * 16
+    heads, kv_heads, intermediate = decoder_shape(hidden)
+    kv = kv_heads * (hidden // heads)
     per_layer = 2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * intermediate
     return max(TINY_VOCAB, round(LM_HEAD_SHARE * layers * per_layer / hidden))
 
@@ -162,13 +168,13 @@ def build_checkpoint(
         if (TINY / name).is_file():
             shutil.copy(TINY / name, target / name)
     config = json.loads((TINY / "config.json").read_text())
-    heads = max(hidden // 64, 1)
+    heads, kv_heads, intermediate = decoder_shape(hidden)
     text = {
         "hidden_size": hidden,
-        "intermediate_size": int(hidden * 2.6875) // 16 * 16,  # Qwen2.5-3B's 11008 / 2048 (x0.5)
+        "intermediate_size": intermediate,
         "num_hidden_layers": layers,
         "num_attention_heads": heads,
-        "num_key_value_heads": max(heads // 4, 1),
+        "num_key_value_heads": kv_heads,
         "vocab_size": vocab,
     }
     half = hidden // heads // 2  # M-RoPE sections split the rotary half: (t, h, w) = 1/4, 3/8, 3/8
