@@ -20,7 +20,7 @@ pass; every configuration then runs in a child process of its own (its peak RSS 
     python benchmarks/storage.py                              # 2,000 docs, a quick look
     python benchmarks/storage.py --qdrant-docs 100000 --milvus-docs 20000 \\
         --baseline-docs 20000 --configs float32,int8-muvera \\
-        --candidates 512 --queries 20       # the full-size run in the README (~1 h, ~20 GB)
+        --candidates 512 --queries 20       # the full-size run in the README (~80 min, ~20 GB)
 
 A configuration is ``[poolN-]precision[-muvera]``: ``float32`` (today's storage, the
 baseline), ``pool2-float16``, ``int8``, ``pool3-binary-muvera``, ...
@@ -311,16 +311,16 @@ def run_config(spec: dict[str, Any]) -> Result:
         PointRecord,
         point_id,
     )
-    from univec.collections.compression import MuveraEncoding, pool_tokens
+    from univec.collections.compression import pool_tokens
 
     args = argparse.Namespace(**spec["args"])
     engine_name, docs, config = spec["engine"], spec["docs"], Config.parse(spec["config"])
     corpus = make_corpus(spec["corpus"], args)
     truth = json.loads(Path(spec["truth"]).read_text())
-    muvera = MuveraEncoding(dim=DIM) if config.first_stage == "muvera" else None
     result = Result(engine_name, corpus.name, config.label, docs)
     workdir = Path(spec["workdir"])
     store = open_engine(engine_name, workdir, config)
+    muvera = store.muvera_encoding(DIM) if config.first_stage == "muvera" else None
     stored_tokens = 0
     started = time.perf_counter()
     with tqdm(total=docs, desc=f"{engine_name} {corpus.name} {config.label}", unit="doc") as bar:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from univec.collections import CollectionSchema
-from univec.collections.compression import StorageOptions, check_stored_options
+from univec.collections.compression import MuveraEncoding, StorageOptions, check_stored_options
 from univec.errors import SchemaMismatchError
 
 Layout = Literal["native", "portable"]
@@ -74,6 +74,7 @@ class StoredSchema:
     dense_dim: int | None
     multi_dim: int | None
     storage: StorageOptions = field(default_factory=StorageOptions)
+    muvera_dim: int | None = None  # size of the stored MUVERA encodings (portable layout)
 
 
 def stored_layout(description: dict[str, Any]) -> StoredSchema | None:
@@ -101,7 +102,8 @@ def stored_layout(description: dict[str, Any]) -> StoredSchema | None:
         return StoredSchema("native", dense_dim, multi_dim, storage)
     if element == "VARCHAR" and TOKENS_INT8 in fields:
         multi_dim = _int(properties.get(MULTI_DIM_PROPERTY))
-        return StoredSchema("portable", dense_dim, multi_dim, storage)
+        muvera_dim = _int(fields.get(MUVERA, {}).get("params", {}).get("dim"))
+        return StoredSchema("portable", dense_dim, multi_dim, storage, muvera_dim)
     return None
 
 
@@ -129,6 +131,14 @@ def check_stored(where: str, schema: CollectionSchema, stored: StoredSchema | No
         raise SchemaMismatchError(
             f"{where} stores {stored.multi_dim}-d token vectors, but this encoder makes "
             f"{schema.multi_dim}-d ones. Use the encoder it was built with or another name."
+        )
+    muvera_dim = MuveraEncoding(dim=schema.multi_dim).output_dim
+    if schema.storage.first_stage == "muvera" and stored.muvera_dim not in (None, muvera_dim):
+        raise SchemaMismatchError(
+            f"{where} stores {stored.muvera_dim}-d MUVERA encodings (an earlier univec's "
+            f"shape), but this version makes {muvera_dim}-d ones, so its queries would not "
+            "match them. Add the documents again to a new collection (another name, or drop "
+            "this one)."
         )
 
 

@@ -15,6 +15,7 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
+from univec.collections.compression import MuveraEncoding
 from univec.collections.filters import FilterNode
 from univec.errors import ClosedError, CollectionError, InvalidArgumentError, SchemaMismatchError
 from univec.secrets import describe_error, redact_url, url_password
@@ -31,6 +32,7 @@ from univec_qdrant._schema import (
     expected_vectors,
     first_parts_filter,
     native_filter,
+    qdrant_muvera,
     quantised,
     record_from_payload,
     scroll_records,
@@ -97,6 +99,10 @@ class ClientEngine(CollectionEngine):
         return self._client
 
     # ------------------------------------------------------------------ schema
+    def muvera_encoding(self, dim: int) -> MuveraEncoding:
+        """Qdrant stores the MUVERA encoding in float16: the 3,072-d shape."""
+        return qdrant_muvera(dim)
+
     def ensure_collection(self, schema: CollectionSchema) -> None:
         """Create the collection on first use; check the schema of an existing one."""
         models = self._models

@@ -18,6 +18,7 @@ from univec.collections import (
     PointRecord,
     SearchMode,
 )
+from univec.collections.compression import MuveraEncoding
 from univec.collections.filters import FilterNode
 from univec.errors import ClosedError, CollectionError
 from univec_qdrant._lock import PathLock
@@ -34,6 +35,7 @@ from univec_qdrant._schema import (
     expected_vectors,
     first_parts_filter,
     native_filter,
+    qdrant_muvera,
     quantised,
     record_from_payload,
     scroll_records,
@@ -88,6 +90,10 @@ class EdgeEngine(CollectionEngine):
         return f"EdgeEngine(path={str(self.path)!r})"
 
     # ------------------------------------------------------------------ schema
+    def muvera_encoding(self, dim: int) -> MuveraEncoding:
+        """Qdrant stores the MUVERA encoding in float16: the 3,072-d shape."""
+        return qdrant_muvera(dim)
+
     def ensure_collection(self, schema: CollectionSchema) -> None:
         """Open the shard, creating it on first use; check the schema of an existing one."""
         edge = self._edge

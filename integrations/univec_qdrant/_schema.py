@@ -22,7 +22,12 @@ from univec.collections import (
     CollectionSchema,
     PointRecord,
 )
-from univec.collections.compression import MuveraEncoding, StorageOptions, check_stored_options
+from univec.collections.compression import (
+    MUVERA_FLOAT16,
+    MuveraEncoding,
+    StorageOptions,
+    check_stored_options,
+)
 from univec.collections.filters import (
     COMPARISON_OPERATORS,
     RANGE_OPERATORS,
@@ -108,6 +113,11 @@ class HnswSettings:
     ef_search: int = 128
 
 
+def qdrant_muvera(dim: int) -> MuveraEncoding:
+    """The MUVERA shape of Qdrant collections: stored in float16, so the 3,072-d one."""
+    return MuveraEncoding(dim=dim, **MUVERA_FLOAT16)
+
+
 def expected_vectors(schema: CollectionSchema) -> dict[str, dict[str, Any]]:
     """The vector facts a collection with ``schema`` has, as :func:`check_schema` compares them."""
     expected = {
@@ -115,7 +125,7 @@ def expected_vectors(schema: CollectionSchema) -> dict[str, dict[str, Any]]:
         MULTI: {"size": schema.multi_dim, "distance": "dot", "multivector": "max_sim"},
     }
     if schema.storage.first_stage == "muvera":
-        size = MuveraEncoding(dim=schema.multi_dim).output_dim
+        size = qdrant_muvera(schema.multi_dim).output_dim
         expected[MUVERA] = {"size": size, "distance": "dot", "multivector": None}
     return expected
 
@@ -142,6 +152,12 @@ def check_schema(where: str, schema: CollectionSchema, found: dict[str, dict[str
         )
     for name, facts in expected.items():
         have = found.get(name)
+        if name == MUVERA and have is not None and have != facts:
+            raise SchemaMismatchError(
+                f"{where} stores {have['size']}-d MUVERA encodings (an earlier univec's shape), "
+                f"but this version makes {facts['size']}-d ones, so its queries would not match "
+                "them. Add the documents again to a new collection (another name, or delete it)."
+            )
         if have != facts:
             hint = (
                 f"pass dimensions={have['size']} (or the encoder it was built with)"

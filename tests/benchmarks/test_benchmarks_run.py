@@ -81,3 +81,17 @@ def test_storage_benchmark_runs_every_engine_corpus_and_option(tmp_path):
     assert "PASS  qdrant-edge int8: synthetic: searched vector storage 0.258x" in out
     assert (tmp_path / "storage.png").stat().st_size > 0
     assert "the run failed" not in out
+
+
+@pytest.mark.slow
+def test_muvera_shapes_benchmark_reports_each_shape(tmp_path):
+    out = run(
+        "muvera_shapes.py", "--docs", "300", "--tokens", "12", "--query-tokens", "4",
+        "--queries", "4", "--shapes", "2x3x4,1x4x8", "--candidates", "10,300",
+        "--plot", str(tmp_path / "shapes.png"), cwd=tmp_path,
+    )  # fmt: skip
+    for corpus in ("synthetic", "lexical"):
+        assert f"{corpus}, 300 documents, 4 queries" in out
+    assert "| 2 x 8 x 4 | 64 | 128 |" in out and "| 1 x 16 x 8 | 128 | 256 |" in out
+    assert out.count("| 1.000 |") == 4  # 300 candidates of 300 documents: the exact top 10
+    assert (tmp_path / "shapes.png").stat().st_size > 0

@@ -281,3 +281,40 @@ def test_muvera_first_stage_candidates_are_reranked_exactly(store, tiny_encoder)
     assert [h.score for h in hits] == pytest.approx(sorted(exact, reverse=True)[:3], abs=1e-4)
     few = collection.search("programming languages", k=2, mode="hybrid", candidates=2)
     assert len(few) == 2
+
+
+def test_each_engine_stores_its_muvera_shape_and_refuses_an_earlier_one(store, monkeypatch):
+    """Qdrant keeps 3,072-d float16 encodings, Milvus 1,152-d float32 ones; a collection
+    holding the first univec shape (10 x 16 partitions x 8, 1,280-d) is refused on reopen,
+    since its encodings would not match this version's queries."""
+    pytest.importorskip("muvera")
+    import univec.collections.engine as engine_module
+    import univec_milvus._detect as milvus_detect
+    import univec_milvus._portable as milvus_portable
+    import univec_qdrant._schema as qdrant_schema
+    from univec.collections.compression import MuveraEncoding
+
+    class Earlier(MuveraEncoding):
+        def __init__(self, dim: int = 128, **_: object) -> None:
+            super().__init__(dim, 10, 4, 8)
+
+    with monkeypatch.context() as patch:  # the first shape, wherever an engine picks it
+        for module in (engine_module, milvus_portable, milvus_detect, qdrant_schema):
+            patch.setattr(module, "MuveraEncoding", Earlier)
+        earlier = store.open(first_stage="muvera")
+        assert earlier.engine.muvera_encoding(128).output_dim == 1280
+        earlier.add(TEXTS[:2], ids=["a", "b"])
+        store.restart()
+    with pytest.raises(SchemaMismatchError, match=r"(?i)muvera"):
+        store.open(first_stage="muvera")
+
+
+def test_each_engine_searches_its_own_muvera_shape(store, tiny_encoder):
+    pytest.importorskip("muvera")
+    collection = store.open(first_stage="muvera")
+    size = 3072 if store.kind.startswith("qdrant") else 1152
+    assert collection.engine.muvera_encoding(128).output_dim == size
+    collection.add(TEXTS, ids=list("abcde"))
+    exact = exact_maxsim(tiny_encoder, "Where do cats sit?", TEXTS)
+    hits = collection.search("Where do cats sit?", k=5, mode="hybrid", candidates=5)
+    assert [h.score for h in hits] == pytest.approx(sorted(exact, reverse=True), abs=1e-4)

@@ -18,7 +18,6 @@ import numpy as np
 from univec.backends.base import Embeddings
 from univec.collections.compression import (
     FirstStage,
-    MuveraEncoding,
     StorageOptions,
     TokenPrecision,
     pool_tokens,
@@ -157,7 +156,9 @@ class MultiVectorCollection:
         self.schema = CollectionSchema(
             dense_dim=dimensions or info.dim, multi_dim=info.multivector_dim, storage=storage
         )
-        self._muvera = MuveraEncoding(dim=info.multivector_dim) if first_stage == "muvera" else None
+        self._muvera = (
+            engine.muvera_encoding(info.multivector_dim) if first_stage == "muvera" else None
+        )
         self._engine = engine
         self._closed = False
         try:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from univec.collections.compression import MuveraEncoding
 from univec.collections.filters import FilterNode
 from univec.collections.types import CollectionSchema, EngineHit, PointRecord, SearchMode
 
@@ -23,6 +24,13 @@ class CollectionEngine(ABC):
     :meth:`count_documents` and :meth:`flush` have defaults an engine overrides when it can do
     better.
     """
+
+    def muvera_encoding(self, dim: int) -> MuveraEncoding:
+        """The MUVERA shape this engine stores for ``first_stage="muvera"`` (its default).
+
+        Engines that store the encoding more compactly override it with a larger shape.
+        """
+        return MuveraEncoding(dim=dim)
 
     @abstractmethod
     def ensure_collection(self, schema: CollectionSchema) -> None:

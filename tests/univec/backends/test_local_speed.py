@@ -290,3 +290,108 @@ def test_chunked_mlp_and_vision_fast_paths_change_nothing(tiny_model_path, golde
 
 def _image_id(checkpoint) -> int:
     return checkpoint.token_id("image_token_id")
+
+
+# --------------------------------------------------------------------------- long texts in chunks
+def test_one_long_text_in_chunks_equals_the_whole_forward(tiny_model_path, golden):
+    from univec.backends.local import model as model_module
+    from univec.backends.local.checkpoint import open_checkpoint
+    from univec.backends.local.model import load_model
+
+    checkpoint = open_checkpoint(str(tiny_model_path))
+    cpu = torch.device("cpu")
+    whole = load_model(checkpoint, device=cpu, dtype=torch.float32)
+    chunked = load_model(checkpoint, device=cpu, dtype=torch.float32, chunk_tokens=7)
+    assert whole.chunk_tokens is None and chunked.chunk_tokens == 7
+    assert model_module._chunkable(chunked.backbone.language_model)
+    encoder = univec.Encoder.local(str(tiny_model_path), device="cpu", dtype="float32")
+    long_text = " ".join(golden["texts"])
+    encoded = encoder.backend.preprocessor.texts([*golden["texts"][:2], long_text], "Passage: ")
+    encoder.close()
+    runs = []
+    original = model_module._chunked_text_forward
+
+    def spy(*args):
+        runs.append(args[1].shape[1])
+        return original(*args)
+
+    model_module._chunked_text_forward = spy
+    try:
+        for item in encoded:
+            ids = torch.tensor([item.input_ids])
+            with torch.inference_mode():
+                expected = whole.hidden_states(ids, torch.ones_like(ids))
+                got = chunked.text_hidden_states(ids)
+                unchunked = whole.text_hidden_states(ids)  # chunk_tokens None: the whole path
+            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(unchunked, expected, atol=0.0, rtol=0.0)
+    finally:
+        model_module._chunked_text_forward = original
+    lengths = [len(item.input_ids) for item in encoded]
+    assert runs == lengths  # every text ran in chunks (the long one in many, with a remainder)
+    assert lengths[-1] > 5 * 7 and lengths[-1] % 7
+
+
+def test_long_text_chunks_keep_every_task_on_the_goldens(tiny_model_path, golden):
+    """Chunked texts through the public API, task switches (LoRA overlays) included."""
+    encoder = univec.Encoder.local(str(tiny_model_path), device="cpu", dtype="float32")
+    encoder.backend.model.chunk_tokens = 4  # every golden text runs in several chunks
+    try:
+        for task in TASKS:
+            for number, text in enumerate(golden["texts"]):
+                got = encoder.encode([text], task)[0]
+                expected = golden["arrays"][f"text|{task}|single"][number]
+                np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=f"{task} #{number}")
+                if number < 2:
+                    matrix = encoder.encode([text], task, multivector=True)[0]
+                    expected = golden["arrays"][f"text|{task}|multi|{number}"]
+                    np.testing.assert_allclose(matrix, expected, atol=1e-5)
+    finally:
+        encoder.close()
+
+
+@pytest.mark.parametrize("offset", [0, 5, 300])
+@pytest.mark.parametrize("kv_heads", [1, 2, 4])
+def test_causal_attention_of_a_chunk_equals_masked_attention(offset, kv_heads):
+    from univec.backends.local.model import _causal_attention, _masked_causal_attention
+
+    generator = torch.Generator().manual_seed(offset + kv_heads)
+    rows = 37  # offset 0: a square first chunk; else a chunk after ``offset`` keys
+    query = torch.randn(1, 4, rows, 8, generator=generator)
+    keys = torch.randn(1, kv_heads, offset + rows, 8, generator=generator)
+    values = torch.randn(1, kv_heads, offset + rows, 8, generator=generator)
+    positions = torch.arange(offset, offset + rows)
+    mask = torch.arange(offset + rows).unsqueeze(0) <= positions.unsqueeze(1)
+    repeat = 4 // kv_heads
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        query,
+        keys.repeat_interleave(repeat, dim=1),
+        values.repeat_interleave(repeat, dim=1),
+        attn_mask=mask,
+        scale=0.3,
+    )
+    for attend in (_causal_attention, _masked_causal_attention):
+        got = attend(query, keys, values, offset, 0.3)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_long_texts_run_whole_where_chunks_cannot(tiny_model_path):
+    """Eager attention (no SDPA path to re-sequence) keeps the whole forward."""
+    from univec.backends.local import model as model_module
+    from univec.backends.local.checkpoint import open_checkpoint
+    from univec.backends.local.model import load_model
+
+    checkpoint = open_checkpoint(str(tiny_model_path))
+    eager = load_model(
+        checkpoint,
+        device=torch.device("cpu"),
+        dtype=torch.float32,
+        attn_implementation="eager",
+        chunk_tokens=4,
+    )
+    assert not model_module._chunkable(eager.backbone.language_model)
+    ids = torch.arange(3, 20).unsqueeze(0)
+    with torch.inference_mode():
+        torch.testing.assert_close(
+            eager.text_hidden_states(ids), eager.hidden_states(ids, torch.ones_like(ids))
+        )

@@ -95,7 +95,7 @@ def test_muvera_encodings_rank_like_maxsim():
     query = documents[7][:6]  # tokens taken from document 7
     encoding = MuveraEncoding()
     encoded = encoding.documents(documents)
-    assert encoded.shape == (40, encoding.output_dim) == (40, 1280)
+    assert encoded.shape == (40, encoding.output_dim) == (40, 1152)
     scores = encoded @ encoding.query(query)
     assert int(np.argmax(scores)) == 7
     # The same parameters give the same encodings in another process or object.

@@ -121,6 +121,9 @@ class LocalBackend:
             dtype=self.dtype,
             attn_implementation=self.attn_implementation,
             mlp_chunk_tokens=max(token_budget, 1024),
+            # On CPU one long text runs a chunk at a time (memory); GPUs keep the one
+            # unmasked flash/SDPA call over the whole text.
+            chunk_tokens=max(token_budget, 1024) if self.device.type == "cpu" else None,
         )
         self.adapters = TaskAdapters(self.checkpoint, self.model)
         self.info = ModelInfo(

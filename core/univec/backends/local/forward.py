@@ -207,7 +207,10 @@ def _forward(
             # Without these transformers 5 silently uses 1-D positions for image tokens.
             "mm_token_type_ids": (input_ids == preprocessor.image_token_id).int(),
         }
-    hidden = context.model.hidden_states(input_ids, attention_mask, **kwargs)
+    if len(inputs) == 1 and not images:  # one unpadded text: long ones run chunk by chunk
+        hidden = context.model.text_hidden_states(input_ids)
+    else:
+        hidden = context.model.hidden_states(input_ids, attention_mask, **kwargs)
     single = None
     if dense:
         weights = attention_mask.to(torch.float32)

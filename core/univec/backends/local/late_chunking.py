@@ -42,8 +42,7 @@ def embed_late_chunks(
     with torch.inference_mode():
         for begin in range(0, len(ids), window):
             piece = torch.tensor([ids[begin : begin + window]], device=backend.device)
-            mask = torch.ones_like(piece)
-            hidden = backend.model.hidden_states(piece, mask)
+            hidden = backend.model.text_hidden_states(piece)
             rows.append(hidden[0].to(torch.float32))
         states = torch.cat(rows)
         means = torch.stack(

@@ -8,6 +8,7 @@ the checkpoint's tensors, so loading the 3B model never allocates random weights
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -35,10 +36,15 @@ class JinaEmbeddingsV4(nn.Module):
         multi_vector_projector: ``Linear(hidden, 128)``, or ``None`` for checkpoints without it.
     """
 
-    def __init__(self, backbone: nn.Module, projector: nn.Linear | None) -> None:
+    def __init__(
+        self, backbone: nn.Module, projector: nn.Linear | None, chunk_tokens: int | None = None
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.multi_vector_projector = projector
+        #: One text longer than this runs through the decoder this many tokens at a time
+        #: (:meth:`text_hidden_states`); ``None``: never.
+        self.chunk_tokens = chunk_tokens
 
     def hidden_states(
         self,
@@ -61,6 +67,30 @@ class JinaEmbeddingsV4(nn.Module):
             return_dict=True,
         )
         return output.last_hidden_state
+
+    def text_hidden_states(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """The last hidden state of one unpadded text, ``(1, seq, hidden)``.
+
+        A text longer than :attr:`chunk_tokens` runs through each decoder layer
+        ``chunk_tokens`` tokens at a time, as a chunked prefill does: a chunk's queries attend
+        to the layer's keys and values of every token up to it (kept for that layer only),
+        and its output replaces its rows of the residual stream in place. Causal attention
+        makes that the same computation as the whole sequence at once (equal up to float
+        rounding), but the layer's activations are those of one chunk, not of the document.
+        Other cases (short texts, attention kernels without a mask-taking path, sliding
+        window layers) run the backbone whole.
+        """
+        language_model = getattr(self.backbone, "language_model", None)
+        chunk = self.chunk_tokens
+        if (
+            chunk is None
+            or input_ids.shape[0] != 1
+            or input_ids.shape[1] <= chunk
+            or not _chunkable(language_model)
+        ):
+            return self.hidden_states(input_ids, torch.ones_like(input_ids))
+        self.backbone.rope_deltas = None  # type: ignore[assignment]
+        return _chunked_text_forward(language_model, input_ids, chunk)
 
     def packed_hidden_states(
         self, input_ids: torch.Tensor, position_ids: torch.Tensor
@@ -129,13 +159,16 @@ def load_model(
     dtype: torch.dtype,
     attn_implementation: str = "sdpa",
     mlp_chunk_tokens: int | None = None,
+    chunk_tokens: int | None = None,
     fast_paths: bool = True,
 ) -> JinaEmbeddingsV4:
     """Build the network and load the checkpoint's weights onto ``device`` in ``dtype``.
 
     ``mlp_chunk_tokens`` runs the decoder's MLPs over at most that many tokens at a time
     (the MLP is per token, so the result is the same): a long document then never holds
-    its full ``tokens x intermediate`` activations at once. ``fast_paths=False`` keeps
+    its full ``tokens x intermediate`` activations at once. ``chunk_tokens`` is the chunk of
+    :meth:`JinaEmbeddingsV4.text_hidden_states` (one long text through the decoder a chunk
+    at a time; ``None``: never). ``fast_paths=False`` keeps
     transformers' own vision patch embedding and window attention (benchmarks compare).
 
     Raises:
@@ -172,7 +205,7 @@ def load_model(
         for layer in getattr(getattr(backbone, "language_model", None), "layers", ()):
             layer.mlp.forward = partial(_chunked_mlp, layer.mlp.forward, mlp_chunk_tokens)
     projector = _load_projector(checkpoint, device, dtype)
-    model = JinaEmbeddingsV4(backbone, projector).eval()
+    model = JinaEmbeddingsV4(backbone, projector, chunk_tokens=chunk_tokens).eval()
     model.requires_grad_(False)
     return model
 
@@ -208,6 +241,137 @@ def _chunked_mlp(forward: Any, chunk: int, hidden: torch.Tensor) -> torch.Tensor
     flat = hidden.reshape(-1, hidden.shape[-1])
     parts = [forward(flat[start : start + chunk]) for start in range(0, flat.shape[0], chunk)]
     return torch.cat(parts).reshape(*hidden.shape[:-1], -1)
+
+
+def _chunkable(language_model: Any) -> bool:
+    """Whether :func:`_chunked_text_forward` can run this text model.
+
+    It needs the Qwen2 decoder layout it re-sequences (pre-norm attention with
+    ``q/k/v/o_proj`` and the module's own ``apply_rotary_pos_emb``, then a pre-norm MLP),
+    full attention (no sliding window) and SDPA as the configured kernel.
+    """
+    config = getattr(language_model, "config", None)
+    layers = getattr(language_model, "layers", None)
+    if config is None or not layers or getattr(config, "_attn_implementation", None) != "sdpa":
+        return False
+    if getattr(language_model, "has_sliding_layers", True) or not all(
+        hasattr(language_model, name) for name in ("embed_tokens", "rotary_emb", "norm")
+    ):
+        return False
+    layer = layers[0]
+    attention = getattr(layer, "self_attn", None)
+    return (
+        all(hasattr(layer, name) for name in ("input_layernorm", "post_attention_layernorm", "mlp"))
+        and all(
+            hasattr(attention, name)
+            for name in ("q_proj", "k_proj", "v_proj", "o_proj", "head_dim", "scaling")
+        )
+        and callable(
+            getattr(sys.modules.get(type(attention).__module__), "apply_rotary_pos_emb", None)
+        )
+    )
+
+
+def _chunked_text_forward(language_model: Any, input_ids: torch.Tensor, chunk: int) -> torch.Tensor:
+    """The text model's last hidden state of one text, each layer run a chunk at a time.
+
+    Layer by layer, and within a layer chunk by chunk: a chunk's keys and values go into the
+    layer's buffers, its queries attend (causally) to every key up to the chunk's end, and
+    its output overwrites its rows of the residual stream. Later chunks read only the
+    buffers, so the in-place update is safe. Every module is the model's own (LoRA hooks
+    included), in the order of the decoder layer's own forward.
+    """
+    total = input_ids.shape[1]
+    device = input_ids.device
+    hidden = language_model.embed_tokens(input_ids)  # (1, total, hidden), updated in place
+    spans = [(start, min(start + chunk, total)) for start in range(0, total, chunk)]
+    # M-RoPE: a text's positions are equal on the three axes.
+    positions = torch.arange(total, device=device).view(1, 1, -1).expand(3, 1, -1)
+    for layer in language_model.layers:
+        attention = layer.self_attn
+        rotate = sys.modules[type(attention).__module__].apply_rotary_pos_emb
+        keys = values = None
+        for start, end in spans:
+            rows = hidden[:, start:end]
+            x = layer.input_layernorm(rows)
+            shape = (1, end - start, -1, attention.head_dim)
+            query = attention.q_proj(x).view(shape).transpose(1, 2)
+            key = attention.k_proj(x).view(shape).transpose(1, 2)
+            value = attention.v_proj(x).view(shape).transpose(1, 2)
+            cos, sin = language_model.rotary_emb(x, positions[:, :, start:end])
+            query, key = rotate(query, key, cos, sin)
+            if keys is None or values is None:
+                keys = key.new_empty((*key.shape[:2], total, key.shape[-1]))
+                values = value.new_empty((*value.shape[:2], total, value.shape[-1]))
+            keys[:, :, start:end] = key
+            values[:, :, start:end] = value
+            context = _causal_attention(
+                query, keys[:, :, :end], values[:, :, :end], start, attention.scaling
+            )
+            rows = rows + attention.o_proj(context.transpose(1, 2).reshape(1, end - start, -1))
+            rows = rows + layer.mlp(layer.post_attention_layernorm(rows))
+            hidden[:, start:end] = rows
+    for start, end in spans:
+        hidden[:, start:end] = language_model.norm(hidden[:, start:end])
+    return hidden
+
+
+#: Queries per SDPA call of :func:`_masked_causal_attention` (bounds its mask).
+ATTENTION_ROWS = 256
+
+
+def _causal_attention(
+    query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, offset: int, scale: float
+) -> torch.Tensor:
+    """Causal attention of queries at positions ``offset ..`` over keys ``0 .. offset + rows``.
+
+    The keys before the chunk are all visible and the chunk's own are a square causal
+    block, so on CPU this is two calls of PyTorch's flash kernel, neither with a mask,
+    whose outputs are combined by their log-sum-exps (the softmax over both key sets).
+    Grouped-query heads go in as they are (no repeated keys).
+    """
+    gqa = query.shape[1] != keys.shape[1]
+    if offset == 0:
+        return torch.nn.functional.scaled_dot_product_attention(
+            query, keys, values, is_causal=True, scale=scale, enable_gqa=gqa
+        )
+    flash = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    if query.device.type != "cpu" or flash is None:
+        return _masked_causal_attention(query, keys, values, offset, scale)
+    past_keys, past_values = keys[:, :, :offset], values[:, :, :offset]
+    own_keys, own_values = keys[:, :, offset:], values[:, :, offset:]
+    past, past_lse = flash(query, past_keys, past_values, 0.0, False, scale=scale)[:2]
+    own, own_lse = flash(query, own_keys, own_values, 0.0, True, scale=scale)[:2]
+    top = torch.maximum(past_lse, own_lse)
+    past_weight = (past_lse - top).exp_().unsqueeze(-1)
+    own_weight = (own_lse - top).exp_().unsqueeze(-1)
+    mixed = (past.float() * past_weight).add_(own.float() * own_weight)
+    return mixed.div_(past_weight + own_weight).to(query.dtype)
+
+
+def _masked_causal_attention(
+    query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, offset: int, scale: float
+) -> torch.Tensor:
+    """:func:`_causal_attention` with public SDPA calls, a small boolean mask per query block."""
+    gqa = query.shape[1] != keys.shape[1]
+    rows = query.shape[2]
+    parts = []
+    for first in range(0, rows, ATTENTION_ROWS):
+        last = min(first + ATTENTION_ROWS, rows)
+        seen = offset + last  # keys visible to the block's last query
+        key_index = torch.arange(seen, device=query.device)
+        query_index = torch.arange(offset + first, offset + last, device=query.device)
+        parts.append(
+            torch.nn.functional.scaled_dot_product_attention(
+                query[:, :, first:last],
+                keys[:, :, :seen],
+                values[:, :, :seen],
+                attn_mask=key_index.unsqueeze(0) <= query_index.unsqueeze(1),
+                scale=scale,
+                enable_gqa=gqa,
+            )
+        )
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
 
 
 def _batch_window_attention(backbone: nn.Module) -> None:
