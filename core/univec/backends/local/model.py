@@ -77,8 +77,8 @@ class JinaEmbeddingsV4(nn.Module):
         and its output replaces its rows of the residual stream in place. Causal attention
         makes that the same computation as the whole sequence at once (equal up to float
         rounding), but the layer's activations are those of one chunk, not of the document.
-        Other cases (short texts, attention kernels without a mask-taking path, sliding
-        window layers) run the backbone whole.
+        Other cases (short texts, attention kernels other than SDPA, sliding window layers,
+        a decoder of another layout) run the backbone whole.
         """
         language_model = getattr(self.backbone, "language_model", None)
         chunk = self.chunk_tokens
