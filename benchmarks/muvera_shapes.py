@@ -150,7 +150,7 @@ def plot(results: list[dict[str, Any]], candidates: int, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--corpora", default="synthetic,lexical")
     parser.add_argument("--shapes", default=DEFAULT_SHAPES, help="comma-separated RxSxD")
